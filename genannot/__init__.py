@@ -1,0 +1,3 @@
+"""genannot: genome annotation with DNA language models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,310 @@
+"""Command-line shell: parse options, set up logging and threads, call one pipeline function.
+
+Nothing here computes; every command maps GenannotError to one line on stderr and its exit
+code, so `main(argv)` can be run in-process by the tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import shlex
+import sys
+from typing import Callable, Sequence
+
+import click
+
+from genannot import __version__
+from genannot.errors import GenannotError, InputError
+
+log = logging.getLogger("genannot")
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("genannot: %(levelname)s: %(message)s" if verbose else "genannot: %(message)s"))
+    root = logging.getLogger("genannot")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _command_line() -> str:
+    return "genannot " + " ".join(shlex.quote(a) for a in _ARGV)
+
+
+_ARGV: list[str] = []
+
+
+def common(f: Callable) -> Callable:
+    """Options every command takes: verbosity, threads, seed."""
+
+    @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+    @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+    @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True, help="CPU threads (0 = all cores).")
+    @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+    @functools.wraps(f)
+    def wrapper(*args, verbose: int, quiet: bool, threads: int, seed: int, **kwargs):
+        _setup_logging(verbose, quiet)
+        from genannot.runtime.device import set_threads
+
+        set_threads(threads)
+        return f(*args, seed=seed, **kwargs)
+
+    return wrapper
+
+
+def compute(f: Callable) -> Callable:
+    """Options of commands that run a model: model choice, device, batch size."""
+    f = click.option("--batch-size", default="auto", show_default=True, callback=_batch_size, help="Items per batch, or 'auto' from free memory.")(f)
+    f = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")(f)
+    return f
+
+
+def _batch_size(ctx, param, value: str):
+    if value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise click.BadParameter("must be 'auto' or a positive integer") from None
+    if n < 1:
+        raise click.BadParameter("must be 'auto' or a positive integer")
+    return n
+
+
+output_option = click.option("-o", "--output", default="-", show_default=True, help="Output file ('-' = stdout).")
+input_argument = click.argument("input", metavar="INPUT")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="genannot")
+def cli() -> None:
+    """genannot: genome annotation with DNA language models.
+
+    INPUT is a FASTA file (plain, gzip or bgzip) or '-' for standard input.
+    """
+
+
+# ---------------------------------------------------------------- annotation
+
+
+@cli.command()
+@input_argument
+@output_option
+@click.option("--format", "fmt", type=click.Choice(["gff3", "csv"]), default="gff3", show_default=True)
+@click.option("--model", default=None, help="Coding (CDS) classifier: registry name or directory.")
+@click.option("--tis-model", default=None, help="Start-site (TIS) classifier: registry name or directory.")
+@click.option("-g", "--translation-table", type=int, default=11, show_default=True, help="NCBI genetic code.")
+@click.option("--closed", is_flag=True, help="No genes running off contig ends.")
+@click.option("--min-length", type=click.IntRange(min=30), default=90, show_default=True, help="Minimum ORF length (nt).")
+@click.option("--min-edge-length", type=click.IntRange(min=30), default=60, show_default=True, help="Minimum partial ORF length at contig edges.")
+@click.option("--ctg", is_flag=True, help="Also allow CTG start codons.")
+@click.option("--proteins", default=None, help="Write protein FASTA here.")
+@click.option("--genes", "genes_out", default=None, help="Write gene (CDS nucleotide) FASTA here.")
+@click.option("--candidates", default=None, help="Write every scored candidate start (CSV) here.")
+@compute
+@common
+def prok(**kw) -> None:
+    """Annotate a bacterial or archaeal genome: ORFs -> coding -> start site."""
+    from genannot.prok.pipeline import run_prok
+
+    run_prok(command_line=_command_line(), **kw)
+
+
+@cli.command()
+@input_argument
+@output_option
+@click.option("--model", default=None, help="Segmentation model: registry name or directory.")
+@click.option("--no-rc", is_flag=True, help="Skip reverse-complement test-time averaging.")
+@click.option("--no-splice-filter", is_flag=True, help="Keep exons with non-canonical splice dinucleotides.")
+@click.option("--proteins", default=None, help="Write protein FASTA here.")
+@click.option("--bedgraph", default=None, help="Write per-base probabilities (bgzipped bedGraph) here.")
+@compute
+@common
+def euk(**kw) -> None:
+    """Annotate a eukaryotic genome into gene / mRNA / lnc_RNA / exon / CDS / UTR models."""
+    from genannot.euk.pipeline import run_euk
+
+    run_euk(command_line=_command_line(), **kw)
+
+
+# ---------------------------------------------------------------- training
+
+
+@cli.group()
+def train() -> None:
+    """Train models on your own annotated genomes."""
+
+
+train_inputs = [
+    click.option("--genome", "genomes", multiple=True, required=True, help="Genome FASTA (repeat; pairs with --annotation in order)."),
+    click.option("--annotation", "annotations", multiple=True, required=True, help="Annotation GFF3/GTF/GenBank (repeat)."),
+    click.option("-o", "--output", "output_dir", required=True, help="Output model directory."),
+    click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default: the trainer's)."),
+    click.option("--resume", is_flag=True, help="Continue from the checkpoint in the output directory."),
+]
+
+
+def _train_options(f: Callable) -> Callable:
+    for opt in reversed(train_inputs):
+        f = opt(f)
+    return f
+
+
+def _paired(genomes: Sequence[str], annotations: Sequence[str]) -> None:
+    if len(genomes) != len(annotations):
+        raise InputError(f"--genome given {len(genomes)} times but --annotation {len(annotations)} times: give them in pairs")
+
+
+@train.command("prok")
+@_train_options
+@click.option("-g", "--translation-table", type=int, default=11, show_default=True)
+@compute
+@common
+def train_prok(**kw) -> None:
+    """Train the coding and start-site classifiers."""
+    from genannot.prok.train import run_train_prok
+
+    _paired(kw["genomes"], kw["annotations"])
+    run_train_prok(**kw)
+
+
+@train.command("euk")
+@_train_options
+@click.option("--holdout", default=None, help="Region kept out for validation, SEQID:START-END.")
+@compute
+@common
+def train_euk(**kw) -> None:
+    """Train the nucleotide segmentation model."""
+    from genannot.euk.train import run_train_euk
+
+    _paired(kw["genomes"], kw["annotations"])
+    run_train_euk(**kw)
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@cli.group("eval")
+def eval_() -> None:
+    """Score predictions against a reference annotation."""
+
+
+@eval_.command("prok")
+@click.argument("pred")
+@click.argument("ref")
+@click.option("--verified", default=None, help="GFF3/GTF of genes with experimentally verified starts.")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@output_option
+@common
+def eval_prok(seed: int, **kw) -> None:
+    """Compare predicted CDS with reference CDS (3' ends, starts, verified starts)."""
+    from genannot.eval.report import run_eval_prok
+
+    run_eval_prok(**kw)
+
+
+@eval_.command("euk")
+@click.argument("pred")
+@click.argument("ref")
+@click.option("--biotype", "biotypes", multiple=True, help="Restrict to these transcript biotypes (mRNA, lnc_RNA).")
+@click.option("--region", default=None, help="Only score SEQID:START-END.")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@output_option
+@common
+def eval_euk(seed: int, **kw) -> None:
+    """Compare predicted gene models with reference ones (exon, CDS, intron, transcript, gene, base)."""
+    from genannot.eval.report import run_eval_euk
+
+    run_eval_euk(**kw)
+
+
+# ---------------------------------------------------------------- models
+
+
+@cli.group()
+def models() -> None:
+    """List, inspect, download and verify models (models.toml)."""
+
+
+@models.command("list")
+@common
+def models_list(seed: int) -> None:
+    """One line per registered model."""
+    from genannot.models.registry import list_models
+
+    for spec in list_models():
+        flag = "*" if spec.default else " "
+        click.echo(f"{flag} {spec.name:32} {spec.kind:9} {spec.source}")
+
+
+@models.command("info")
+@click.argument("name")
+@common
+def models_info(seed: int, name: str) -> None:
+    """Everything models.toml says about one model."""
+    from genannot.models.registry import get_spec
+
+    click.echo(json.dumps(get_spec(name).to_dict(), indent=2))
+
+
+@models.command("pull")
+@click.argument("name")
+@click.option("--cache-dir", default=None, help="Where to store downloads (default: the Hugging Face cache).")
+@common
+def models_pull(seed: int, name: str, cache_dir: str | None) -> None:
+    """Download a hub model at its pinned revision (the only command that uses the network)."""
+    from genannot.models.registry import pull_model
+
+    click.echo(str(pull_model(name, cache_dir=cache_dir)))
+
+
+@models.command("verify")
+@click.argument("names", nargs=-1)
+@common
+def models_verify(seed: int, names: tuple[str, ...]) -> None:
+    """Check the sha256 of every file of the named (default: all available) models."""
+    from genannot.models.registry import verify_models
+
+    bad = 0
+    for name, status in verify_models(list(names) or None):
+        click.echo(f"{name}\t{status}")
+        bad += status not in ("ok", "not downloaded")
+    if bad:
+        raise GenannotError(f"{bad} model(s) failed verification")
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI in-process and return the exit status (never raises for user errors)."""
+    global _ARGV
+    args = list(sys.argv[1:] if argv is None else argv)
+    _ARGV = args
+    try:
+        cli.main(args=args, prog_name="genannot", standalone_mode=False)
+    except GenannotError as e:
+        click.echo(f"genannot: error: {e}", err=True)
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("genannot: interrupted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("genannot: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return 141
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())

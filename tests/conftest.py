@@ -1,0 +1,35 @@
+"""Shared fixtures: where ../shared/data lives, and GenomeTools validation of GFF3 output."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("GENANNOT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The public genomes beside the checkout; tests that need them skip where it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder {SHARED_DATA} is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def gff3_validate():
+    """Return a function that asserts a GFF3 file passes `gt gff3validator`."""
+    gt = shutil.which("gt")
+    if gt is None:
+        pytest.fail("GenomeTools `gt` is not installed (apt-get install genometools): GFF3 output cannot be validated")
+
+    def check(path: str | Path) -> None:
+        proc = subprocess.run([gt, "gff3validator", str(path)], capture_output=True, text=True)
+        assert proc.returncode == 0, f"gt gff3validator rejected {path}:\n{proc.stderr}\n{Path(path).read_text()[:3000]}"
+
+    return check
