@@ -1,0 +1,240 @@
+"""Open reading frames grouped by stop codon: the candidate space of the prokaryotic gene finder.
+
+orfipy finds the longest ORF of every stop codon on both strands (and, unless `closed`, the ORFs that
+run off the 3' end of the contig); the nested in-frame starts of each group and the ORFs that run off the
+5' end (no in-frame stop before the contig start: the contig edge is a candidate start, codon 'EDGE')
+come from a vectorised codon scan of the same uppercase sequence. Coordinates are 0-based on the forward
+strand; see `StopGroup`.
+
+A candidate's length counts the stop codon (Prodigal's convention): a complete ORF is kept when it is at
+least `min_length` nt long, a partial one (EDGE start and/or 3'-partial group) when at least
+`min_edge_length`. A group without any qualifying start is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from genannot.errors import InputError
+
+log = logging.getLogger(__name__)
+
+EDGE = "EDGE"
+_BASE_START_CODONS = ("ATG", "GTG", "TTG")
+
+
+@dataclass(frozen=True)
+class StopGroup:
+    """All candidate ORFs that share one stop codon (or one open 3' contig end)."""
+
+    strand: str  # '+' or '-'
+    stop: int  # 0-based forward coordinate of the stop codon's outermost base ('+': right end - 1; '-': left end);
+    #            for a 3'-partial group the outermost base of the last complete in-frame codon at the contig edge
+    starts: tuple[int, ...]  # 0-based forward coordinate of each start codon's first base in transcription direction
+    #                          ('+': leftmost base; '-': rightmost base), longest ORF first; EDGE = first complete codon
+    start_codons: tuple[str, ...]  # 'ATG', 'GTG', 'TTG', 'CTG', or 'EDGE' for a 5'-partial candidate
+    partial3: bool  # the ORF runs off the contig (no stop codon)
+
+    @property
+    def left(self) -> int:
+        """0-based leftmost base of the group's longest ORF."""
+        return self.starts[0] if self.strand == "+" else self.stop
+
+    @property
+    def right(self) -> int:
+        """0-based rightmost base (inclusive) of the group's longest ORF."""
+        return self.stop if self.strand == "+" else self.starts[0]
+
+    def length(self, start: int) -> int:
+        """ORF length in nt (stop codon included) from `start`."""
+        return abs(self.stop - start) + 1
+
+    def bounds(self, start: int) -> tuple[int, int]:
+        """0-based half-open forward interval [left, right) of the ORF from `start`."""
+        return (start, self.stop + 1) if self.strand == "+" else (self.stop, start + 1)
+
+
+# ---------------------------------------------------------------- codon tables
+
+
+def codon_sets(table: int = 11, allow_ctg: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(start codons, stop codons) used for an NCBI translation table.
+
+    Starts are ATG/GTG/TTG where the table allows them (Prodigal's set), CTG only with `allow_ctg`.
+    """
+    from Bio.Data import CodonTable
+
+    try:
+        t = CodonTable.unambiguous_dna_by_id[int(table)]
+    except (KeyError, ValueError):
+        raise InputError(f"unknown translation table {table!r} (NCBI genetic code ids: 1-6, 9-16, 21-33)") from None
+    starts = [c for c in _BASE_START_CODONS if c in t.start_codons] or ["ATG"]
+    if allow_ctg:
+        starts.append("CTG")
+    return tuple(starts), tuple(sorted(t.stop_codons))
+
+
+def translation_map(table: int = 11) -> dict[str, str]:
+    """Codon -> amino acid (stops '*') for an NCBI translation table."""
+    from Bio.Data import CodonTable
+
+    try:
+        t = CodonTable.unambiguous_dna_by_id[int(table)]
+    except (KeyError, ValueError):
+        raise InputError(f"unknown translation table {table!r}") from None
+    m = dict(t.forward_table)
+    for c in t.stop_codons:
+        m[c] = "*"
+    return m
+
+
+def translate(nt: str, table: int = 11, *, initial_met: bool = True) -> str:
+    """Protein of an ORF (stop codon -> '*'); the first codon is M when `initial_met` (alternative starts)."""
+    m = translation_map(table)
+    aa = [m.get(nt[i : i + 3], "X") for i in range(0, len(nt) - len(nt) % 3, 3)]
+    if initial_met and aa and aa[0] != "*":
+        aa[0] = "M"
+    return "".join(aa)
+
+
+# ---------------------------------------------------------------- sequence helpers
+
+_COMP = str.maketrans("ACGTNacgtnRYSWKMBDHVryswkmbdhv", "TGCANtgcanYRSWMKVHDByrswmkvhdb")
+
+
+def _revcomp(seq: str) -> str:
+    return seq.translate(_COMP)[::-1]
+
+
+try:  # the shared helper where it exists (same semantics)
+    from genannot.io.seqout import reverse_complement as _rc_shared  # type: ignore
+
+    def reverse_complement(seq: str) -> str:
+        return _rc_shared(seq)
+
+except Exception:  # pragma: no cover - io.seqout not there yet
+    reverse_complement = _revcomp
+
+
+_CODE = np.full(256, 4, dtype=np.uint8)
+for _i, _b in enumerate("ACGT"):
+    _CODE[ord(_b)] = _i
+    _CODE[ord(_b.lower())] = _i
+
+
+def codon_codes(seq: str) -> np.ndarray:
+    """Codon id 0..124 (base-5 digits A C G T N) of the codon starting at every position (length n-2)."""
+    b = _CODE[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)].astype(np.int16)
+    if len(b) < 3:
+        return np.zeros(0, dtype=np.int16)
+    return b[:-2] * 25 + b[1:-1] * 5 + b[2:]
+
+
+def codon_id(codon: str) -> int:
+    return int(codon_codes(codon)[0])
+
+
+def _mask(codes: np.ndarray, codons) -> np.ndarray:
+    lut = np.zeros(125, dtype=bool)
+    for c in codons:
+        lut[codon_id(c)] = True
+    return lut[codes]
+
+
+# ---------------------------------------------------------------- the finder
+
+
+def find_stop_groups(
+    seq: str,
+    table: int = 11,
+    min_length: int = 90,
+    min_edge_length: int = 60,
+    allow_ctg: bool = False,
+    closed: bool = False,
+) -> list[StopGroup]:
+    """Every stop group of `seq` on both strands, sorted by (left end of the longest ORF, strand, stop)."""
+    import orfipy_core
+
+    seq = seq.upper()
+    n = len(seq)
+    if n < 6:
+        return []
+    starts, stops = codon_sets(table, allow_ctg)
+    min_any = max(3, min(min_length, min_edge_length) - 3)
+    codes_f = codon_codes(seq)
+    rc = _revcomp(seq)
+    codes_r = codon_codes(rc)
+    groups: list[StopGroup] = []
+    for strand, s, codes in (("+", seq, codes_f), ("-", rc, codes_r)):
+        is_start = _mask(codes, starts)
+        is_stop = _mask(codes, stops)
+        start_pos = np.flatnonzero(is_start)
+        stop_pos = np.flatnonzero(is_stop)
+        starts_by_frame = [start_pos[start_pos % 3 == f] for f in range(3)]
+        stops_by_frame = [stop_pos[stop_pos % 3 == f] for f in range(3)]
+        # longest ORF per stop (complete; 3'-partial unless closed), strand coordinates: [begin, end) coding,
+        # end = first base of the stop codon (or the end of the last full codon for a 3'-partial ORF)
+        found: dict[tuple[int, bool], int] = {}
+        for begin, end, _strand, desc in orfipy_core.orfs(
+            s, minlen=min_any, maxlen=2**31 - 1, strand="f", starts=list(starts), stops=list(stops),
+            include_stop=False, partial3=not closed, partial5=False,
+        ):
+            p3 = "ORF_type=3-prime-partial" in desc
+            found[(end, p3)] = begin
+        # 5'-edge ORFs: no in-frame stop between the contig start and the first stop of each frame
+        edges: dict[tuple[int, bool], int] = {}
+        if not closed:
+            for f in range(3):
+                if n - f < 3:
+                    continue
+                st = stops_by_frame[f]
+                if len(st):
+                    edges[(int(st[0]), False)] = f
+                else:
+                    last_end = f + 3 * ((n - f) // 3)
+                    edges[(last_end, True)] = f
+        for key in set(found) | set(edges):
+            end, p3 = key
+            f = end % 3
+            edge_begin = edges.get(key)
+            first = found.get(key)
+            if first is None:
+                # no orfipy ORF: either no start codon, or too short; look for starts after the edge anyway
+                lo = edge_begin if edge_begin is not None else end
+            else:
+                lo = first
+            fs = starts_by_frame[f]
+            cand = fs[np.searchsorted(fs, lo) : np.searchsorted(fs, end)].tolist()
+            stop_len = 0 if p3 else 3
+            out_s: list[int] = []
+            out_c: list[str] = []
+            if edge_begin is not None and not closed:
+                if end + stop_len - edge_begin >= min_edge_length:
+                    out_s.append(edge_begin)
+                    out_c.append(EDGE)
+            need = min_edge_length if p3 else min_length
+            for p in cand:
+                if end + stop_len - p < need:
+                    break
+                out_s.append(p)
+                out_c.append(s[p : p + 3])
+            if not out_s:
+                continue
+            last = end + stop_len - 1  # outermost base of the stop (or last full codon), strand coordinates
+            if strand == "+":
+                groups.append(StopGroup("+", last, tuple(out_s), tuple(out_c), p3))
+            else:
+                groups.append(StopGroup("-", n - 1 - last, tuple(n - 1 - p for p in out_s), tuple(out_c), p3))
+    groups.sort(key=lambda g: (g.left, g.strand, g.stop))
+    log.debug("%d stop groups on %d nt", len(groups), n)
+    return groups
+
+
+def orf_sequence(seq: str, group: StopGroup, start: int) -> str:
+    """ORF nucleotides 5'->3' from `start` to the stop codon inclusive (reverse complement on '-')."""
+    lo, hi = group.bounds(start)
+    nt = seq[lo:hi].upper()
+    return nt if group.strand == "+" else _revcomp(nt)
