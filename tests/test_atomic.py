@@ -1,0 +1,154 @@
+"""Atomic output: renamed on success, nothing left behind on error or Ctrl-C, stdout only on success."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+import pytest
+
+from genannot.errors import InputError
+from genannot.io.atomic import atomic_output, atomic_outputs, check_writable
+
+
+def test_success_renames(tmp_path):
+    target = tmp_path / "out.gff3"
+    with atomic_output(target) as fh:
+        fh.write("hello\n")
+        assert not target.exists()  # nothing visible until the block ends
+        assert len(os.listdir(tmp_path)) == 1  # the temporary file sits beside the target
+    assert target.read_text() == "hello\n"
+    assert os.listdir(tmp_path) == ["out.gff3"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_replaces_existing(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with atomic_output(str(target)) as fh:
+        fh.write("new")
+    assert target.read_text() == "new"
+
+
+def test_binary_mode(tmp_path):
+    target = tmp_path / "out.bin"
+    with atomic_output(target, "wb") as fh:
+        fh.write(b"\x00\x01")
+    assert target.read_bytes() == b"\x00\x01"
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_error_leaves_nothing(tmp_path, exc):
+    target = tmp_path / "out.txt"
+    with pytest.raises(exc):
+        with atomic_output(target) as fh:
+            fh.write("partial")
+            raise exc()
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_error_keeps_existing_target(tmp_path, exc):
+    target = tmp_path / "out.txt"
+    target.write_text("previous")
+    with pytest.raises(exc):
+        with atomic_output(target) as fh:
+            fh.write("partial")
+            raise exc()
+    assert target.read_text() == "previous"
+    assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_stdout_only_on_success(capsysbinary):
+    with pytest.raises(ValueError):
+        with atomic_output("-") as fh:
+            fh.write("never shown\n")
+            raise ValueError
+    assert capsysbinary.readouterr().out == b""
+    with atomic_output("-") as fh:
+        fh.write("shown\n")
+        assert capsysbinary.readouterr().out == b""  # still buffered
+    assert capsysbinary.readouterr().out == b"shown\n"
+
+
+def test_stdout_none_and_binary(capsysbinary):
+    with atomic_output(None, "wb") as fh:
+        fh.write(b"raw\n")
+    assert capsysbinary.readouterr().out == b"raw\n"
+
+
+def test_stdout_text_only_stream(monkeypatch):
+    fake = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", fake)
+    with atomic_output("-") as fh:
+        fh.write("text ü\n")
+    assert fake.getvalue() == "text ü\n"
+
+
+def test_several_outputs_commit_together(tmp_path, capsysbinary):
+    a, b = tmp_path / "a.gff3", tmp_path / "b.faa"
+    with atomic_outputs({"gff3": "-", "proteins": a, "genes": None, "dna": b}, mode={"dna": "wb"}) as out:
+        assert set(out) == {"gff3", "proteins", "dna"}
+        out["gff3"].write("g\n")
+        out["proteins"].write(">p\nM\n")
+        out["dna"].write(b">d\nATG\n")
+        assert not a.exists() and not b.exists()
+    assert a.read_text() == ">p\nM\n" and b.read_bytes() == b">d\nATG\n"
+    assert capsysbinary.readouterr().out == b"g\n"
+    assert sorted(os.listdir(tmp_path)) == ["a.gff3", "b.faa"]
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_several_outputs_error_leaves_nothing(tmp_path, capsysbinary, exc):
+    with pytest.raises(exc):
+        with atomic_outputs({"x": tmp_path / "x", "y": tmp_path / "y", "z": "-"}) as out:
+            for fh in out.values():
+                fh.write("data")
+            raise exc()
+    assert os.listdir(tmp_path) == []
+    assert capsysbinary.readouterr().out == b""
+
+
+def test_two_stdout_outputs_rejected():
+    with pytest.raises(InputError):
+        with atomic_outputs({"a": "-", "b": "-"}):
+            pass
+
+
+def test_same_file_twice_rejected(tmp_path):
+    with pytest.raises(InputError):
+        with atomic_outputs({"a": tmp_path / "f", "b": str(tmp_path / "f")}):
+            pass
+    assert os.listdir(tmp_path) == []
+
+
+def test_dev_null_written_directly():
+    with atomic_output("/dev/null") as fh:
+        fh.write("discarded")
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+def test_check_writable(tmp_path):
+    check_writable(None)
+    check_writable("-")
+    check_writable(tmp_path / "new.gff3")
+    for bad, fragment in [(tmp_path, "directory"), (tmp_path / "missing" / "x.gff3", "does not exist")]:
+        with pytest.raises(InputError) as info:
+            check_writable(bad)
+        assert fragment in str(info.value) and "\n" not in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_unwritable_target_raises_input_error(tmp_path):
+    with pytest.raises(InputError):
+        with atomic_output(tmp_path / "no" / "such" / "dir.txt"):
+            pass
+
+
+def test_bad_mode():
+    with pytest.raises(ValueError):
+        with atomic_output("-", "a"):
+            pass
