@@ -43,6 +43,8 @@ def brute_force(seq, table=11, min_length=90, min_edge_length=60, allow_ctg=Fals
             st.append(f)
             cc.append(EDGE)
         for q in cand:
+            if st and st[0] == q:
+                continue  # the edge start already sits on this codon
             if last - q + 1 >= (min_edge_length if p3 else min_length):
                 st.append(q)
                 cc.append(s[q : q + 3])
@@ -179,3 +181,11 @@ def test_every_prefix_length():
     seq = "".join(rng.choices("ACGT", weights=(3, 1, 1, 3), k=400))
     for k in range(0, 400, 7):
         assert find_stop_groups(seq[:k], min_length=30, min_edge_length=30) == brute_force(seq[:k], min_length=30, min_edge_length=30)
+
+
+def test_start_codon_on_the_edge_is_the_edge_start():
+    seq = "ATG" + "GCA" * 30 + "TAA" + "CC"
+    (g,) = [g for g in find_stop_groups(seq, min_edge_length=60) if g.strand == "+" and g.starts[0] == 0]
+    assert g.start_codons == (EDGE,)
+    (g,) = [g for g in find_stop_groups(seq, closed=True) if g.strand == "+" and g.starts[0] == 0]
+    assert g.start_codons == ("ATG",)

@@ -196,38 +196,47 @@ def find_stop_groups(
                 else:
                     last_end = f + 3 * ((n - f) // 3)
                     edges[(last_end, True)] = f
-        for key in set(found) | set(edges):
-            end, p3 = key
-            f = end % 3
-            edge_begin = edges.get(key)
-            first = found.get(key)
-            if first is None:
-                # no orfipy ORF: either no start codon, or too short; look for starts after the edge anyway
-                lo = edge_begin if edge_begin is not None else end
-            else:
-                lo = first
+        keys = sorted(set(found) | set(edges))
+        if not keys:
+            continue
+        ends = np.array([k[0] for k in keys], dtype=np.int64)
+        p3s = np.array([k[1] for k in keys], dtype=bool)
+        edge_b = np.array([edges.get(k, -1) for k in keys], dtype=np.int64)
+        firsts = np.array([found.get(k, -1) for k in keys], dtype=np.int64)
+        # where to look for start codons: from orfipy's longest ORF, else from the edge
+        lo = np.where(firsts >= 0, firsts, np.where(edge_b >= 0, edge_b, ends))
+        frames = ends % 3
+        stop_len = np.where(p3s, 0, 3)
+        need = np.where(p3s, min_edge_length, min_length)
+        # a start p qualifies when end + stop_len - p >= need  <=>  p <= end + stop_len - need
+        hi_pos = ends + stop_len - need
+        cand_lo = np.zeros(len(keys), dtype=np.int64)
+        cand_hi = np.zeros(len(keys), dtype=np.int64)
+        for f in range(3):
+            m = frames == f
             fs = starts_by_frame[f]
-            cand = fs[np.searchsorted(fs, lo) : np.searchsorted(fs, end)].tolist()
-            stop_len = 0 if p3 else 3
-            out_s: list[int] = []
-            out_c: list[str] = []
-            if edge_begin is not None and not closed:
-                if end + stop_len - edge_begin >= min_edge_length:
-                    out_s.append(edge_begin)
-                    out_c.append(EDGE)
-            need = min_edge_length if p3 else min_length
-            for p in cand:
-                if end + stop_len - p < need:
-                    break
-                out_s.append(p)
-                out_c.append(s[p : p + 3])
-            if not out_s:
-                continue
-            last = end + stop_len - 1  # outermost base of the stop (or last full codon), strand coordinates
-            if strand == "+":
-                groups.append(StopGroup("+", last, tuple(out_s), tuple(out_c), p3))
+            cand_lo[m] = np.searchsorted(fs, lo[m], side="left")
+            cand_hi[m] = np.searchsorted(fs, np.minimum(hi_pos[m], ends[m] - 1), side="right")
+        edge_ok = (edge_b >= 0) & (ends + stop_len - edge_b >= min_edge_length) if not closed else np.zeros(len(keys), bool)
+        for k in range(len(keys)):
+            fs = starts_by_frame[frames[k]]
+            cand = fs[cand_lo[k] : cand_hi[k]].tolist() if cand_hi[k] > cand_lo[k] else []
+            eb = int(edge_b[k])
+            if edge_ok[k]:
+                if cand and cand[0] == eb:
+                    cand = cand[1:]  # a start codon on the contig's first codon is the edge start itself
+                out_s = [eb] + cand
+                out_c = [EDGE] + [s[q : q + 3] for q in cand]
             else:
-                groups.append(StopGroup("-", n - 1 - last, tuple(n - 1 - p for p in out_s), tuple(out_c), p3))
+                if not cand:
+                    continue
+                out_s = cand
+                out_c = [s[q : q + 3] for q in cand]
+            last = int(ends[k] + stop_len[k] - 1)  # outermost base of the stop (or last full codon), strand coords
+            if strand == "+":
+                groups.append(StopGroup("+", last, tuple(out_s), tuple(out_c), bool(p3s[k])))
+            else:
+                groups.append(StopGroup("-", n - 1 - last, tuple(n - 1 - q for q in out_s), tuple(out_c), bool(p3s[k])))
     groups.sort(key=lambda g: (g.left, g.strand, g.stop))
     log.debug("%d stop groups on %d nt", len(groups), n)
     return groups

@@ -1,0 +1,570 @@
+"""Gene set: candidate genes (stop group x start), their scores, and the dynamic programme that picks one
+consistent set of genes, start sites and overlaps together (Prodigal's method, with learned priors).
+
+Coordinates: `Candidates` hold both forward coordinates (0-based inclusive `left`/`right`, `start` as in
+`StopGroup.starts`) and strand coordinates (`sp`: first base of the start codon, `se`: first base of the stop
+codon, or the end of the last complete codon for a 3'-partial ORF, in the strand string).
+
+Score of a candidate = coding score (hexamer log-odds from start to stop, ORF-length prior, penalties for
+starts that leave strong coding upstream, the CDS classifier's log-odds when given) + start score (start
+codon, Shine-Dalgarno class, upstream composition, the TIS classifier's log-odds when given).
+
+The dynamic programme (`choose_genes`) runs over candidates sorted by right end: a chain of genes where each
+next gene ends to the right of the previous one; connections follow Prodigal's rules:
+  same strand: the next gene may begin up to `max_same_overlap` (60) nt before the previous one ends;
+  tail-to-tail (+ then -): 3' ends may overlap by less than `max_opp_overlap` (200) nt and less than
+  either gene; head-to-head (- then +): no overlap; at most one gene per stop group;
+  small bonuses for close same-strand genes (operons), small penalties for strand switches and long gaps.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from genannot.prok.orfs import EDGE, StopGroup
+from genannot.prok.signals import (
+    TYPE_INDEX,
+    FrameCumsum,
+    StartFeatures,
+    StartModel,
+    StrandSeq,
+    length_factor,
+    sd_bin_matrix,
+    upstream_codes,
+)
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- parameters
+
+
+@dataclass
+class Params:
+    """Weights of the gene finder (Prodigal's defaults where it has one)."""
+
+    start_weight: float = 4.35  # scale of start-site log-odds against coding log-odds
+    ups_weight: float = 0.4  # upstream composition share of the start score
+    edge_bonus: float = 0.74  # score of a start at the contig edge (x start_weight)
+    edge_ups: float = -1.0  # a real start that stops a gene from running off the edge (x start_weight)
+    max_same_overlap: int = 60
+    max_opp_overlap: int = 200
+    operon_dist: int = 60
+    short_gene: int = 250  # start evidence of genes shorter than this is damped
+    coding_penalty_edge: float = 1.0  # x start_weight: negative coding with a partial end
+    coding_penalty: float = 0.5
+    sd_thresh: float = 35.0  # coding score of ORFs used to train the start model
+    start_iterations: int = 10
+    # learned priors (classifiers)
+    cds_weight: float = 1.0  # x logit(P(coding)) added to the coding score
+    cds_offset: float = 0.0  # logit subtracted before weighting
+    tis_weight: float = 1.0  # x logit(P(start)) added to the start score
+    tis_offset: float = 0.0
+
+
+# ---------------------------------------------------------------- candidates
+
+
+@dataclass
+class RecordSeq:
+    """One input record prepared for gene finding."""
+
+    seqid: str
+    seq: str  # uppercase
+    fwd: StrandSeq
+    rev: StrandSeq
+    groups: list[StopGroup]
+
+    @property
+    def n(self) -> int:
+        return len(self.seq)
+
+
+@dataclass
+class Candidates:
+    """One row per (stop group, start) pair of one record, ordered by group then longest ORF first."""
+
+    group: np.ndarray  # int32 index into RecordSeq.groups
+    strand: np.ndarray  # int8 +1 / -1
+    start: np.ndarray  # int64 forward coordinate of the start codon's first base (transcription direction)
+    sp: np.ndarray  # int64 strand coordinate of the start
+    se: np.ndarray  # int64 strand coordinate of the stop codon's first base (or coding end when p3)
+    left: np.ndarray  # int64 forward 0-based inclusive
+    right: np.ndarray
+    length: np.ndarray  # nt including the stop codon
+    ctype: np.ndarray  # int8 index into signals.START_TYPES
+    p3: np.ndarray  # bool: no stop codon (runs off the contig)
+    edge5: np.ndarray  # bool: start is the contig edge
+    rank: np.ndarray  # int32 0 = longest ORF of its group
+    group_first: np.ndarray  # int64 per group: index of its first candidate (+ sentinel at the end)
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.group_first) - 1
+
+    def strand_mask(self, s: int) -> np.ndarray:
+        return self.strand == s
+
+
+def build_candidates(rec: RecordSeq) -> Candidates:
+    n = rec.n
+    gi, st, start, ct, p3 = [], [], [], [], []
+    stops = []
+    first = [0]
+    for k, g in enumerate(rec.groups):
+        m = len(g.starts)
+        gi.extend([k] * m)
+        st.extend([1 if g.strand == "+" else -1] * m)
+        start.extend(g.starts)
+        ct.extend(TYPE_INDEX[c] for c in g.start_codons)
+        p3.extend([g.partial3] * m)
+        stops.extend([g.stop] * m)
+        first.append(first[-1] + m)
+    group = np.array(gi, dtype=np.int32)
+    strand = np.array(st, dtype=np.int8)
+    start_a = np.array(start, dtype=np.int64)
+    stop_a = np.array(stops, dtype=np.int64)
+    p3_a = np.array(p3, dtype=bool)
+    plus = strand == 1
+    sp = np.where(plus, start_a, n - 1 - start_a)
+    last = np.where(plus, stop_a, n - 1 - stop_a)  # strand coordinate of the outermost base
+    se = np.where(p3_a, last + 1, last - 2)
+    left = np.where(plus, start_a, stop_a)
+    right = np.where(plus, stop_a, start_a)
+    ctype = np.array(ct, dtype=np.int8)
+    first_a = np.array(first, dtype=np.int64)
+    rank = np.arange(len(group), dtype=np.int32) - first_a[group].astype(np.int32) if len(group) else np.zeros(0, np.int32)
+    return Candidates(
+        group=group, strand=strand, start=start_a, sp=sp, se=se, left=left, right=right,
+        length=right - left + 1, ctype=ctype, p3=p3_a, edge5=ctype == TYPE_INDEX[EDGE], rank=rank,
+        group_first=first_a,
+    )
+
+
+def strand_of(rec: RecordSeq, s: int) -> StrandSeq:
+    return rec.fwd if s == 1 else rec.rev
+
+
+def start_features(rec: RecordSeq, c: Candidates) -> StartFeatures:
+    from genannot.prok.signals import N_SD_BINS, UPS_OFFSETS
+
+    sd = np.zeros((len(c), N_SD_BINS), dtype=bool)
+    ups = np.zeros((len(c), len(UPS_OFFSETS)), dtype=np.uint8)
+    for s in (1, -1):
+        m = c.strand == s
+        if m.any():
+            sd[m] = sd_bin_matrix(strand_of(rec, s), c.sp[m])
+            ups[m] = upstream_codes(strand_of(rec, s), c.sp[m])
+    return StartFeatures(ctype=c.ctype.copy(), sd=sd, ups=ups)
+
+
+# ---------------------------------------------------------------- segmented helpers
+
+
+def group_cummax(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Running maximum within each group (rows ordered by group)."""
+    if len(values) == 0:
+        return values.copy()
+    v = np.asarray(values, dtype=np.float64)
+    span = float(np.abs(v).max()) * 2 + 1.0
+    off = group.astype(np.float64) * span
+    return np.maximum.accumulate(v + off) - off
+
+
+def group_max(values: np.ndarray, c: Candidates) -> np.ndarray:
+    """Per-group maximum (length n_groups); -inf for empty groups."""
+    out = np.full(c.n_groups, -np.inf)
+    if len(values):
+        np.maximum.at(out, c.group, values)
+    return out
+
+
+# ---------------------------------------------------------------- coding score
+
+
+def hexamer_sums(rec: RecordSeq, c: Candidates, values: dict[int, np.ndarray]) -> np.ndarray:
+    """Sum of per-position values over the in-frame hexamers from each start to its stop codon."""
+    out = np.zeros(len(c))
+    for s in (1, -1):
+        m = c.strand == s
+        if not m.any():
+            continue
+        cs = FrameCumsum(values[s])
+        last = np.where(c.p3[m], c.se[m] - 6, c.se[m] - 3)
+        out[m] = cs.range_sum(c.sp[m], last)
+    return out
+
+
+def coding_scores(raw: np.ndarray, c: Candidates, p_stop: float) -> np.ndarray:
+    """Prodigal-style coding score: raw hexamer sum, doubled penalty for starts with stronger coding
+    upstream, plus an ORF-length prior that also favours the longer of equally good starts."""
+    cm = group_cummax(raw, c.group)
+    cscore = raw - (cm - raw)
+    lf = length_factor(c.length, p_stop)
+    lm = group_cummax(lf, c.group)
+    lf = lf - np.maximum(np.minimum(lm - lf, lf), 0.0)
+    cscore = np.where((lf > 3.0) & (cscore < 0.5 * lf), 0.5 * lf, cscore)
+    return cscore + lf
+
+
+# ---------------------------------------------------------------- start score
+
+
+@dataclass
+class StartScore:
+    total: np.ndarray
+    rscore: np.ndarray  # RBS part (for the operon rule)
+    uscore: np.ndarray  # upstream part
+
+
+def start_scores(c: Candidates, f: StartFeatures, model: StartModel, cscore: np.ndarray, p: Params,
+                 closed: bool, tis_logit: np.ndarray | None = None) -> StartScore:
+    w = p.start_weight
+    t, r, u = model.components(f)
+    t = t * w
+    r = r * w
+    u = u * (p.ups_weight * w)
+    if tis_logit is not None:
+        t = t + p.tis_weight * (tis_logit - p.tis_offset)
+    edge_gene = c.edge5.astype(np.float64) + c.p3.astype(np.float64)
+    # edge starts: a small bonus, nothing else
+    t = np.where(c.edge5, p.edge_bonus * w / np.maximum(edge_gene, 1.0), t)
+    r = np.where(c.edge5, 0.0, r)
+    u = np.where(c.edge5, 0.0, u)
+    # a real start in a group that could run off the edge
+    if not closed:
+        has_edge = np.zeros(c.n_groups, dtype=bool)
+        has_edge[c.group[c.edge5]] = True
+        u = u + np.where(has_edge[c.group] & ~c.edge5, p.edge_ups * w, 0.0)
+    # a start whose ORF has no stop codon
+    u = u - np.where(~c.edge5 & c.p3, 0.5 * p.edge_bonus * w, 0.0)
+    # damp start evidence of short complete genes
+    short = (edge_gene == 0) & (c.length - 3 < p.short_gene)
+    d = np.maximum(c.length - 3, 1).astype(np.float64)
+    negf = np.where(short, p.short_gene / d, 1.0)
+    posf = np.where(short, d / p.short_gene, 1.0)
+    r = np.where(r < 0, r * negf, r * posf)
+    u = np.where(u < 0, u * negf, u * posf)
+    t = np.where(t < 0, t * negf, t * posf)
+    total = t + r + u
+    neg = cscore < 0
+    total = total - np.where(neg & (edge_gene > 0) & ~c.edge5, p.coding_penalty_edge * w, 0.0)
+    total = total - np.where(neg & ~((edge_gene > 0) & ~c.edge5), p.coding_penalty, 0.0)
+    return StartScore(total=total, rscore=r, uscore=u)
+
+
+# ---------------------------------------------------------------- start-model training
+
+
+def train_start_model(c_list: list[Candidates], f_list: list[StartFeatures], cscore_list: list[np.ndarray],
+                      p: Params, prior: np.ndarray | None = None) -> StartModel:
+    """Iteratively learn start weights from strongly coding ORFs (Prodigal's scheme): in each ORF whose best
+    start scores at least `sd_thresh`, take the start that maximises coding + current start score as true;
+    the background is every candidate start of the genome."""
+    model = StartModel()
+    C = _concat_cands(c_list)
+    F = StartFeatures(
+        ctype=np.concatenate([f.ctype for f in f_list]),
+        sd=np.concatenate([f.sd for f in f_list]),
+        ups=np.concatenate([f.ups for f in f_list]),
+    )
+    cs = np.concatenate(cscore_list)
+    pr = np.zeros(len(cs)) if prior is None else prior
+    real_start = ~C.edge5
+    background = real_start
+    for _ in range(p.start_iterations):
+        t = model.type_wt[F.ctype]
+        r = model.sd_wt[model.sd_choice(F.sd)]
+        s = cs + p.start_weight * (t + r) + pr
+        s = np.where(real_start, s, -np.inf)
+        best = group_argmax(s, C)
+        ok = best >= 0
+        best = best[ok]
+        best = best[s[best] >= p.sd_thresh]
+        chosen = np.zeros(len(cs), dtype=bool)
+        chosen[best] = True
+        ups_model = StartModel.fit(F, chosen, background, prev=model)
+        model = ups_model
+    return model
+
+
+def _concat_cands(cl: list[Candidates]) -> Candidates:
+    if len(cl) == 1:
+        return cl[0]
+    offs = np.cumsum([0] + [c.n_groups for c in cl])
+    firsts = [cl[0].group_first[:1]]
+    for k, c in enumerate(cl):
+        firsts.append(c.group_first[1:] + (firsts[-1][-1] if k else 0))
+    return Candidates(
+        group=np.concatenate([c.group + o for c, o in zip(cl, offs)]).astype(np.int32),
+        strand=np.concatenate([c.strand for c in cl]),
+        start=np.concatenate([c.start for c in cl]),
+        sp=np.concatenate([c.sp for c in cl]),
+        se=np.concatenate([c.se for c in cl]),
+        left=np.concatenate([c.left for c in cl]),
+        right=np.concatenate([c.right for c in cl]),
+        length=np.concatenate([c.length for c in cl]),
+        ctype=np.concatenate([c.ctype for c in cl]),
+        p3=np.concatenate([c.p3 for c in cl]),
+        edge5=np.concatenate([c.edge5 for c in cl]),
+        rank=np.concatenate([c.rank for c in cl]),
+        group_first=np.concatenate(firsts),
+    )
+
+
+def group_argmax(values: np.ndarray, c: Candidates) -> np.ndarray:
+    """Per group, the index of the row with the largest value (-1 when all are -inf or the group is empty)."""
+    out = np.full(c.n_groups, -1, dtype=np.int64)
+    if len(values) == 0:
+        return out
+    gm = group_max(values, c)
+    hit = np.isfinite(values) & (values == gm[c.group])
+    idx = np.flatnonzero(hit)
+    # first hit per group (the longest ORF among ties)
+    g = c.group[idx]
+    keep = np.ones(len(idx), dtype=bool)
+    keep[1:] = g[1:] != g[:-1]
+    out[g[keep]] = idx[keep]
+    return out
+
+
+# ---------------------------------------------------------------- dynamic programme
+
+
+@dataclass
+class DPResult:
+    chosen: np.ndarray  # indices of chosen candidates, left to right
+    total: float
+
+
+def choose_genes(c: Candidates, score: np.ndarray, p: Params, rscore: np.ndarray | None = None,
+                 uscore: np.ndarray | None = None, overlap_cost: float = 0.0, min_score: float = 0.0) -> DPResult:
+    """Maximum-score consistent gene set among candidates (one record)."""
+    w = p.start_weight
+    keep = np.flatnonzero(score > min_score)
+    if len(keep) == 0:
+        return DPResult(np.zeros(0, dtype=np.int64), 0.0)
+    order = keep[np.lexsort((c.left[keep], c.right[keep]))]
+    L = c.left[order].tolist()
+    R = c.right[order].tolist()
+    S = c.strand[order].tolist()
+    G = c.group[order].tolist()
+    SC = score[order].tolist()
+    RS = (rscore[order] if rscore is not None else np.zeros(len(order))).tolist()
+    US = (uscore[order] if uscore is not None else np.zeros(len(order))).tolist()
+    m = len(order)
+    F = [0.0] * m
+    back = [-1] * m
+    prefix_best = []  # running max of F over rows in R order: (value, row)
+    far = 3 * p.operon_dist + 3
+    gap_pen = -0.15 * w
+    oper = 0.15 * w
+    max_same = p.max_same_overlap
+    max_opp = p.max_opp_overlap
+    R_sorted = R  # already sorted by right end
+    reach = max(max_same, max_opp)
+    for j in range(m):
+        Lj, Rj, sj, gj = L[j], R[j], S[j], G[j]
+        best = 0.0
+        arg = -1
+        # far predecessors: no interaction but the gap / strand-switch penalty
+        k = bisect.bisect_left(R_sorted, Lj - far, 0, j)
+        if k > 0:
+            v, row = prefix_best[k - 1]
+            v += gap_pen
+            if v > best:
+                best, arg = v, row
+        # near predecessors: overlap rules and operon modifiers
+        hi = bisect.bisect_right(R_sorted, min(Lj + reach, Rj - 1), k, j)
+        i = k
+        while i < hi:
+            Ri = R[i]
+            Fi = F[i]
+            if Fi <= 0 or G[i] == gj:
+                i += 1
+                continue
+            Li, si = L[i], S[i]
+            ov = Ri - Lj + 1
+            ok = True
+            mod = 0.0
+            if ov > 0:
+                if si == sj:
+                    ok = ov <= max_same and Li < Lj
+                elif si == 1:  # tail to tail
+                    ok = ov < max_opp and ov < Rj - Lj + 1 and ov < Ri - Li + 1
+                else:  # head to head
+                    ok = False
+            if ok:
+                if si != sj:
+                    mod = gap_pen
+                else:
+                    if si == 1:
+                        dist = abs(Lj - (Ri - 2))
+                        down = j
+                    else:
+                        dist = abs(Ri - (Lj + 2))
+                        down = i
+                    if Lj == Ri or Lj == Ri - 3:  # ATGA / TGATG style overlaps: operon, no RBS needed
+                        if RS[down] < 0:
+                            mod -= RS[down]
+                        if US[down] < 0:
+                            mod -= US[down]
+                    overl = Ri >= Lj
+                    if dist > 3 * p.operon_dist:
+                        mod += gap_pen
+                    elif (dist <= p.operon_dist and not overl) or dist < 0.25 * p.operon_dist:
+                        mod += (2.0 - dist / p.operon_dist) * oper
+                if ov > 0 and overlap_cost:
+                    mod -= overlap_cost * ov
+                v = Fi + mod
+                if v > best:
+                    best, arg = v, i
+            i += 1
+        F[j] = SC[j] + best
+        back[j] = arg
+        if j == 0 or F[j] > prefix_best[-1][0]:
+            prefix_best.append((F[j], j))
+        else:
+            prefix_best.append(prefix_best[-1])
+    j = int(np.argmax(F))
+    total = F[j]
+    if total <= 0:
+        return DPResult(np.zeros(0, dtype=np.int64), 0.0)
+    path = []
+    while j >= 0:
+        path.append(j)
+        j = back[j]
+    path.reverse()
+    chosen = order[np.array(path, dtype=np.int64)]
+    return DPResult(chosen[np.argsort(c.left[chosen], kind="stable")], float(total))
+
+
+# ---------------------------------------------------------------- the whole finder
+
+
+@dataclass
+class FinderOptions:
+    table: int = 11
+    closed: bool = False
+    min_length: int = 90
+    min_edge_length: int = 60
+    allow_ctg: bool = False
+    coding_rounds: int = 2  # hexamer self-training rounds after the GC-frame bootstrap
+    params: Params = field(default_factory=Params)
+
+
+@dataclass
+class RecordCalls:
+    """Everything the writers need about one record's genes."""
+
+    rec: RecordSeq
+    cands: Candidates
+    chosen: np.ndarray  # candidate indices, left to right
+    score: np.ndarray  # total score per candidate
+    cscore: np.ndarray
+    sscore: np.ndarray
+    prob_cds: np.ndarray | None = None  # per candidate (group's), NaN where not scored
+    prob_tis: np.ndarray | None = None
+    rbs_bin: np.ndarray | None = None
+
+
+def prepare_record(seqid: str, seq: str, opts: FinderOptions) -> RecordSeq:
+    from genannot.prok.orfs import find_stop_groups
+    from genannot.prok.signals import encode, revcomp_codes
+
+    seq = seq.upper()
+    codes = encode(seq)
+    groups = find_stop_groups(seq, table=opts.table, min_length=opts.min_length,
+                              min_edge_length=opts.min_edge_length, allow_ctg=opts.allow_ctg, closed=opts.closed)
+    return RecordSeq(seqid, seq, StrandSeq.from_codes(codes), StrandSeq.from_codes(revcomp_codes(codes)), groups)
+
+
+def gc_frame_scores(rec: RecordSeq, c: Candidates) -> np.ndarray:
+    """(n, 3) fraction of codons of each candidate ORF whose locally most GC-rich codon position is k."""
+    from genannot.prok.signals import gc_frame_classes
+
+    out = np.zeros((len(c), 3))
+    for s in (1, -1):
+        m = c.strand == s
+        if not m.any():
+            continue
+        win = gc_frame_classes(strand_of(rec, s).codes)
+        last = np.where(c.p3[m], c.se[m] - 3, c.se[m])
+        ncod = np.maximum((last - c.sp[m]) // 3 + 1, 1)
+        for k in range(3):
+            cs = FrameCumsum((win == k).astype(np.float64))
+            out[m, k] = cs.range_sum(c.sp[m], last) / ncod
+    return out
+
+
+def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[RecordCalls]:
+    """Self-trained gene finding over all records of one genome (statistics learned from all records together).
+
+    `priors`, when given, is a callable (recs, cands, stage_scores) -> (cds_logit per candidate list,
+    tis_logit per candidate list) used as learned priors (see pipeline); None = statistics only."""
+    from genannot.prok.signals import (
+        HexamerModel,
+        background_hexamers,
+        gc_content,
+        inframe_hexamer_counts,
+        prob_stop,
+    )
+    from genannot.prok.orfs import codon_sets
+
+    p = opts.params
+    cands = [build_candidates(r) for r in recs]
+    strands = [s for r in recs for s in (r.fwd, r.rev)]
+    gc = gc_content([r.fwd.codes for r in recs])
+    _starts, stops = codon_sets(opts.table, opts.allow_ctg)
+    pst = prob_stop(stops, gc)
+    bg = background_hexamers(strands)
+
+    # ---- stage 0: GC-frame bootstrap on the longest ORF of every group
+    gcs = [gc_frame_scores(r, c) for r, c in zip(recs, cands)]
+    bias = np.zeros(3)
+    for c, g in zip(cands, gcs):
+        if len(c):
+            k = np.argmax(g, axis=1)
+            np.add.at(bias, k, g[np.arange(len(c)), k] * c.length / 1000.0)
+    bias = bias * 3.0 / bias.sum() if bias.sum() > 0 else np.ones(3)
+    genes0 = []
+    for c, g in zip(cands, gcs):
+        sc = (g @ bias) * c.length
+        sc = np.where((c.rank == 0) & (c.length >= 300), sc, -1.0)
+        genes0.append(choose_genes(c, sc, p, overlap_cost=2.0).chosen)
+
+    def learn_hexamers(chosen_list) -> HexamerModel:
+        counts = np.zeros(4096)
+        for r, c, ch in zip(recs, cands, chosen_list):
+            for s in (1, -1):
+                m = ch[c.strand[ch] == s]
+                if len(m):
+                    last = np.where(c.p3[m], c.se[m] - 6, c.se[m] - 3)
+                    counts += inframe_hexamer_counts(strand_of(r, s), c.sp[m], last)
+        return HexamerModel.fit(counts, bg)
+
+    feats = [start_features(r, c) for r, c in zip(recs, cands)]
+    chosen = genes0
+    calls: list[RecordCalls] = []
+    for _round in range(max(1, opts.coding_rounds)):
+        hexm = learn_hexamers(chosen)
+        raws = [hexamer_sums(r, c, {1: hexm.position_values(r.fwd), -1: hexm.position_values(r.rev)})
+                for r, c in zip(recs, cands)]
+        cscores = [coding_scores(raw, c, pst) for raw, c in zip(raws, cands)]
+        smodel = train_start_model(cands, feats, cscores, p)
+        calls = []
+        for r, c, f, cs in zip(recs, cands, feats, cscores):
+            ss = start_scores(c, f, smodel, cs, p, opts.closed)
+            total = cs + ss.total
+            res = choose_genes(c, total, p, ss.rscore, ss.uscore)
+            ch = res.chosen[total[res.chosen] > 0]
+            calls.append(RecordCalls(r, c, ch, total, cs, ss.total, rbs_bin=smodel.sd_choice(f.sd)))
+        chosen = [k.chosen for k in calls]
+    return calls
