@@ -64,6 +64,12 @@ class Params:
     cds_offset: float = 0.0  # logit subtracted before weighting
     tis_weight: float = 1.0  # x logit(P(start)) added to the start score
     tis_offset: float = 0.0
+    plausible_min: float = -10.0  # groups whose best statistics score is above this go to the classifiers
+    cds_missing: float = -6.0  # log-odds assumed for groups the CDS classifier did not score
+    # anonymous mode (too little sequence to self-train)
+    anon_cds_weight: float = 3.0
+    anon_length_cap: float = 10.0
+    anon_type_wt: tuple = (0.9, -0.4, -2.0, -3.0, 0.0)
 
 
 # ---------------------------------------------------------------- candidates
@@ -457,6 +463,7 @@ class FinderOptions:
     min_edge_length: int = 60
     allow_ctg: bool = False
     coding_rounds: int = 2  # hexamer self-training rounds after the GC-frame bootstrap
+    anonymous: bool = False  # too little sequence to learn from: the learned priors are the models
     params: Params = field(default_factory=Params)
 
 
@@ -551,6 +558,8 @@ def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[
         return HexamerModel.fit(counts, bg)
 
     feats = [start_features(r, c) for r, c in zip(recs, cands)]
+    if opts.anonymous and priors is not None:
+        return _anonymous(recs, cands, feats, opts, priors, pst)
     chosen = genes0
     calls: list[RecordCalls] = []
     for _round in range(max(1, opts.coding_rounds)):
@@ -567,4 +576,64 @@ def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[
             ch = res.chosen[total[res.chosen] > 0]
             calls.append(RecordCalls(r, c, ch, total, cs, ss.total, rbs_bin=smodel.sd_choice(f.sd)))
         chosen = [k.chosen for k in calls]
-    return calls
+    if priors is None:
+        return calls
+
+    # ---- learned priors: classifier log-odds on plausible groups / their best starts
+    plausible = [group_max(k.score, k.cands) > p.plausible_min for k in calls]
+    cds_p, tis_p = priors(recs, cands, [k.score for k in calls], plausible)
+    cds_l = [_prior_logit(x, c, p.cds_missing) for x, c in zip(cds_p, cands)]
+    tis_l = [_prior_logit(x, c, None) for x, c in zip(tis_p, cands)]
+    cscores2 = [cs + p.cds_weight * (cl - p.cds_offset) for cs, cl in zip(cscores, cds_l)]
+    smodel = train_start_model(cands, feats, cscores2, p,
+                               prior=np.concatenate([p.tis_weight * (tl - p.tis_offset) for tl in tis_l]))
+    out = []
+    for r, c, f, cs, tl, cp, tp in zip(recs, cands, feats, cscores2, tis_l, cds_p, tis_p):
+        ss = start_scores(c, f, smodel, cs, p, opts.closed, tis_logit=tl)
+        total = cs + ss.total
+        res = choose_genes(c, total, p, ss.rscore, ss.uscore)
+        ch = res.chosen[total[res.chosen] > 0]
+        out.append(RecordCalls(r, c, ch, total, cs, ss.total, prob_cds=cp, prob_tis=tp, rbs_bin=smodel.sd_choice(f.sd)))
+    return out
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def _prior_logit(prob: np.ndarray, c: Candidates, missing: float | None) -> np.ndarray:
+    """Classifier log-odds per candidate; where a candidate was not scored: `missing` if given, else the lowest
+    log-odds scored in its group minus 1 (a start ranked below the top few), else 0."""
+    lg = _logit(np.nan_to_num(prob, nan=0.5))
+    nan = np.isnan(prob)
+    if not nan.any():
+        return lg
+    if missing is not None:
+        return np.where(nan, missing, lg)
+    gmin = np.full(c.n_groups, np.inf)
+    if (~nan).any():
+        np.minimum.at(gmin, c.group[~nan], lg[~nan])
+    fill = np.where(np.isfinite(gmin), gmin - 1.0, 0.0)[c.group]
+    return np.where(nan, fill, lg)
+
+
+def _anonymous(recs, cands, feats, opts: FinderOptions, priors, pst) -> list[RecordCalls]:
+    """Too little sequence to self-train: the classifiers are the coding and start models."""
+    p = opts.params
+    totals = [np.zeros(len(c)) for c in cands]
+    plausible = [np.ones(c.n_groups, dtype=bool) for c in cands]
+    cds_p, tis_p = priors(recs, cands, totals, plausible)
+    out = []
+    prior_model = StartModel(type_wt=np.array(p.anon_type_wt, dtype=np.float64))
+    for r, c, f, cp, tp in zip(recs, cands, feats, cds_p, tis_p):
+        cl = _prior_logit(cp, c, p.cds_missing)
+        tl = _prior_logit(tp, c, None)
+        lf = length_factor(c.length, pst)
+        cs = p.anon_cds_weight * (cl - p.cds_offset) + np.minimum(lf, p.anon_length_cap)
+        ss = start_scores(c, f, prior_model, cs, p, opts.closed, tis_logit=tl)
+        total = cs + ss.total
+        res = choose_genes(c, total, p, ss.rscore, ss.uscore)
+        ch = res.chosen[total[res.chosen] > 0]
+        out.append(RecordCalls(r, c, ch, total, cs, ss.total, prob_cds=cp, prob_tis=tp))
+    return out

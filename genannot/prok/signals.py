@@ -274,6 +274,15 @@ def sd_bin_matrix(strand: StrandSeq, starts: np.ndarray) -> np.ndarray:
     return out
 
 
+def sd_bin_name(b: int) -> str:
+    """Readable name of an SD bin, e.g. 'AGGAGG/5-10bp' ('None' for bin 0)."""
+    if b <= 0:
+        return "None"
+    fi, si = divmod(b - 1, len(SD_SPACERS))
+    lo, hi = SD_SPACERS[si]
+    return f"{SD_FAMILIES[fi][0]}/{lo}-{hi}bp"
+
+
 def default_sd_order() -> np.ndarray:
     """Prior preference of SD bins (higher = stronger) used before any weights are learned."""
     pref = np.zeros(N_SD_BINS)

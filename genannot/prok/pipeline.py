@@ -1,0 +1,325 @@
+"""`genannot prok`: FASTA -> stop groups -> self-trained statistics + learned priors -> gene set -> outputs.
+
+`annotate(records, options)` is the library entry point (plain data in, `Gene` lists out); `run_prok` is what
+the CLI calls: preflight (outputs writable, translation table known, models resolved and loaded) before any
+compute, then annotation, then every requested output committed together (nothing written on error).
+
+Statistics are learned from all records of the input together (Prodigal does the same), so a draft assembly
+of many contigs is annotated with one genome-wide model. Inputs shorter than `MIN_TRAIN` nt in total are too
+small to learn from: they are annotated in anonymous mode, where the learned classifiers are the coding and
+start models.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from genannot.errors import InputError
+from genannot.features import Gene, Transcript
+from genannot.prok.genes import (
+    Candidates,
+    FinderOptions,
+    Params,
+    RecordCalls,
+    RecordSeq,
+    find_genes,
+    prepare_record,
+)
+from genannot.prok.orfs import codon_sets, orf_sequence
+from genannot.prok.signals import START_TYPES
+
+log = logging.getLogger(__name__)
+
+CSV_COLUMNS = ["seq_id", "start", "end", "strand", "orf_group", "prob_cds", "prob_tis", "start_type", "partial"]
+CANDIDATE_COLUMNS = [
+    "seq_id", "orf_group", "strand", "start", "end", "start_type", "length", "prob_cds", "prob_tis",
+    "coding_score", "start_score", "score", "prediction_max_likelihood", "predicted",
+]
+MIN_TRAIN = 20000  # nt: below this the genome's own statistics are not learned (anonymous mode)
+
+
+@dataclass
+class ProkOptions:
+    translation_table: int = 11
+    closed: bool = False
+    min_length: int = 90
+    min_edge_length: int = 60
+    ctg: bool = False
+    seed: int = 0
+    models: object | None = None  # classifiers.ProkModels; None = statistics only (development)
+    tis_top: int = 5  # candidate starts per plausible group sent to the TIS classifier
+    params: Params = field(default_factory=Params)
+
+    def finder(self) -> FinderOptions:
+        return FinderOptions(
+            table=self.translation_table, closed=self.closed, min_length=self.min_length,
+            min_edge_length=self.min_edge_length, allow_ctg=self.ctg, params=self.params,
+        )
+
+
+@dataclass
+class ProkResult:
+    """Per record: the FASTA record, its genes, and the finder's calls (candidates and scores)."""
+
+    records: list
+    genes: list[list[Gene]]
+    calls: list[RecordCalls | None]
+
+
+# ---------------------------------------------------------------- classifier priors
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+class ModelPriors:
+    """Scores plausible stop groups with the CDS classifier and their best few starts with the TIS classifier."""
+
+    def __init__(self, models, tis_top: int = 5):
+        self.models = models
+        self.tis_top = tis_top
+
+    def __call__(self, recs: Sequence[RecordSeq], cands: Sequence[Candidates], totals: Sequence[np.ndarray],
+                 plausible: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        from genannot.prok.classifiers import cds_input, tis_input
+
+        cds_windows: list[str] = []
+        tis_windows: list[str] = []
+        cds_where: list[tuple[int, np.ndarray]] = []
+        tis_where: list[tuple[int, np.ndarray]] = []
+        for k, (r, c, tot, plaus) in enumerate(zip(recs, cands, totals, plausible)):
+            groups = np.flatnonzero(plaus)
+            if len(groups) == 0:
+                continue
+            first = c.group_first[groups]
+            for gi, i in zip(groups, first):
+                g = r.groups[gi]
+                cds_windows.append(cds_input(orf_sequence(r.seq, g, g.starts[0])))
+            cds_where.append((k, groups))
+            # top starts of each plausible group by the statistics' total score
+            sel = []
+            for gi in groups:
+                a, b = c.group_first[gi], c.group_first[gi + 1]
+                idx = np.arange(a, b)
+                idx = idx[~c.edge5[idx]]
+                if len(idx) > self.tis_top:
+                    idx = idx[np.argsort(-tot[idx], kind="stable")[: self.tis_top]]
+                sel.append(idx)
+            sel_a = np.concatenate(sel) if sel else np.zeros(0, dtype=np.int64)
+            for i in sel_a:
+                tis_windows.append(tis_input(r.seq, "+" if c.strand[i] == 1 else "-", int(c.start[i])))
+            tis_where.append((k, sel_a))
+        log.info("classifiers: %d stop groups (CDS), %d candidate starts (TIS)", len(cds_windows), len(tis_windows))
+        p_cds = self.models.cds.predict(cds_windows) if cds_windows else np.zeros(0)
+        p_tis = self.models.tis.predict(tis_windows) if tis_windows else np.zeros(0)
+        cds_out = [np.full(len(c), np.nan) for c in cands]
+        tis_out = [np.full(len(c), np.nan) for c in cands]
+        pos = 0
+        for k, groups in cds_where:
+            c = cands[k]
+            per_group = np.full(c.n_groups, np.nan)
+            per_group[groups] = p_cds[pos : pos + len(groups)]
+            pos += len(groups)
+            cds_out[k] = per_group[c.group]
+        pos = 0
+        for k, sel_a in tis_where:
+            tis_out[k][sel_a] = p_tis[pos : pos + len(sel_a)]
+            pos += len(sel_a)
+        return cds_out, tis_out
+
+
+# ---------------------------------------------------------------- annotation
+
+
+def annotate(records: Iterable, options: ProkOptions | None = None) -> list[tuple[object, list[Gene]]]:
+    """Annotate FASTA records (objects with .id and .seq, e.g. io.fasta.FastaRecord) of one genome."""
+    res = annotate_full(records, options)
+    return list(zip(res.records, res.genes))
+
+
+def annotate_full(records: Iterable, options: ProkOptions | None = None) -> ProkResult:
+    opts = options or ProkOptions()
+    codon_sets(opts.translation_table, opts.ctg)  # unknown table -> InputError before any work
+    records = list(records)
+    fo = opts.finder()
+    total_len = sum(len(r.seq) for r in records)
+    recs: list[RecordSeq] = []
+    index: list[int | None] = []
+    for r in records:
+        rs = prepare_record(r.id, r.seq, fo)
+        if rs.groups:
+            index.append(len(recs))
+            recs.append(rs)
+        else:
+            index.append(None)
+    priors = ModelPriors(opts.models, opts.tis_top) if opts.models is not None else None
+    if total_len < MIN_TRAIN:
+        fo.anonymous = True
+    calls = find_genes(recs, fo, priors=priors) if recs else []
+    out_calls: list[RecordCalls | None] = [calls[i] if i is not None else None for i in index]
+    genes = [to_genes(r.id, k, opts.translation_table) if k is not None else [] for r, k in zip(records, out_calls)]
+    log.info("%d genes on %d records (%d nt)", sum(len(g) for g in genes), len(records), total_len)
+    return ProkResult(records=records, genes=genes, calls=out_calls)
+
+
+def orf_group_id(seqid: str, strand: int, stop: int) -> str:
+    """Stable name of a stop group: seqid, strand and the 1-based coordinate of the stop's outermost base."""
+    return f"{seqid}:{'+' if strand == 1 else '-'}{stop + 1}"
+
+
+def _fmt(x: float | None, nd: int = 4) -> float | None:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    return round(float(x), nd)
+
+
+def to_genes(seqid: str, k: RecordCalls, table: int = 11) -> list[Gene]:
+    c = k.cands
+    out = []
+    for n, i in enumerate(k.chosen, start=1):
+        strand = "+" if c.strand[i] == 1 else "-"
+        left, right = int(c.left[i]) + 1, int(c.right[i]) + 1
+        five, three = bool(c.edge5[i]), bool(c.p3[i])
+        partial = (f"{int(five)}{int(three)}" if strand == "+" else f"{int(three)}{int(five)}")
+        gid = f"{seqid}_{n}"
+        g = k.rec.groups[c.group[i]]
+        attrs: dict[str, object] = {"score": round(float(k.score[i]), 2)}
+        pc = _fmt(k.prob_cds[i]) if k.prob_cds is not None else None
+        pt = _fmt(k.prob_tis[i]) if k.prob_tis is not None else None
+        if pc is not None:
+            attrs["prob_cds"] = pc
+        if pt is not None:
+            attrs["prob_tis"] = pt
+        attrs["start_type"] = START_TYPES[c.ctype[i]]
+        attrs["coding_score"] = round(float(k.cscore[i]), 2)
+        attrs["start_score"] = round(float(k.sscore[i]), 2)
+        if k.rbs_bin is not None and not five:
+            from genannot.prok.signals import sd_bin_name
+
+            attrs["rbs_motif"] = sd_bin_name(int(k.rbs_bin[i]))
+        attrs["_orf_group"] = orf_group_id(seqid, int(c.strand[i]), int(g.stop))
+        t = Transcript(id=gid, biotype="mRNA", cds=[(left, right)], attributes=dict(attrs))
+        out.append(Gene(seqid=seqid, strand=strand, id=gid, transcripts=[t], attributes=dict(attrs), partial=partial))
+    return out
+
+
+# ---------------------------------------------------------------- command
+
+
+def _candidate_rows(seqid: str, k: RecordCalls):
+    c = k.cands
+    if len(c) == 0:
+        return
+    scored = ~np.isnan(k.prob_cds) if k.prob_cds is not None else (k.score > -20.0)
+    if not scored.any():
+        return
+    chosen = np.zeros(len(c), dtype=bool)
+    chosen[k.chosen] = True
+    from genannot.prok.genes import group_argmax
+
+    best = group_argmax(np.where(scored, k.score, -np.inf), c)
+    is_best = np.zeros(len(c), dtype=bool)
+    is_best[best[best >= 0]] = True
+    for i in np.flatnonzero(scored):
+        g = k.rec.groups[c.group[i]]
+        yield {
+            "seq_id": seqid,
+            "orf_group": orf_group_id(seqid, int(c.strand[i]), int(g.stop)),
+            "strand": "+" if c.strand[i] == 1 else "-",
+            "start": int(c.left[i]) + 1,
+            "end": int(c.right[i]) + 1,
+            "start_type": START_TYPES[c.ctype[i]],
+            "length": int(c.length[i]),
+            "prob_cds": _fmt(k.prob_cds[i]) if k.prob_cds is not None else None,
+            "prob_tis": _fmt(k.prob_tis[i]) if k.prob_tis is not None else None,
+            "coding_score": round(float(k.cscore[i]), 3),
+            "start_score": round(float(k.sscore[i]), 3),
+            "score": round(float(k.score[i]), 3),
+            "prediction_max_likelihood": bool(is_best[i]),
+            "predicted": bool(chosen[i]),
+        }
+
+
+def write_outputs(res: ProkResult, *, output: str | None, fmt: str, proteins: str | None, genes_out: str | None,
+                  candidates: str | None, provenance: list[str], table: int) -> None:
+    from genannot.io.atomic import atomic_outputs
+    from genannot.io.gff3 import Gff3Writer
+    from genannot.io.seqout import cds_sequence, protein_sequence, write_fasta
+    from genannot.io.tables import write_table
+
+    paths = {"main": output or "-", "proteins": proteins, "genes": genes_out, "candidates": candidates}
+    with atomic_outputs(paths) as out:
+        fh = out["main"]
+        if fmt == "gff3":
+            w = Gff3Writer(fh, provenance)
+            for rec, genes in zip(res.records, res.genes):
+                w.write_record(rec.id, len(rec.seq), genes)
+        else:
+            rows = []
+            for rec, genes in zip(res.records, res.genes):
+                for g in genes:
+                    a = g.attributes
+                    rows.append({
+                        "seq_id": rec.id, "start": g.start, "end": g.end, "strand": g.strand,
+                        "orf_group": a.get("_orf_group"), "prob_cds": a.get("prob_cds"), "prob_tis": a.get("prob_tis"),
+                        "start_type": a.get("start_type"), "partial": g.partial,
+                    })
+            write_table(fh, rows, CSV_COLUMNS)
+        if "proteins" in out or "genes" in out:
+            prot, nuc = [], []
+            for rec, genes in zip(res.records, res.genes):
+                for g in genes:
+                    t = g.transcripts[0]
+                    desc = f"{rec.id}:{g.start}-{g.end}({g.strand}) partial={g.partial} start_type={g.attributes.get('start_type')}"
+                    if "proteins" in out:
+                        prot.append((g.id, protein_sequence(rec.seq, g, t, table), desc))
+                    if "genes" in out:
+                        nuc.append((g.id, cds_sequence(rec.seq, g, t), desc))
+            if "proteins" in out:
+                write_fasta(out["proteins"], prot)
+            if "genes" in out:
+                write_fasta(out["genes"], nuc)
+        if "candidates" in out:
+            def rows_iter():
+                for rec, k in zip(res.records, res.calls):
+                    if k is not None:
+                        yield from _candidate_rows(rec.id, k)
+            write_table(out["candidates"], rows_iter(), CANDIDATE_COLUMNS)
+
+
+def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, translation_table=11, closed=False,
+             min_length=90, min_edge_length=60, ctg=False, proteins=None, genes_out=None, candidates=None,
+             device="auto", batch_size="auto", seed=0, command_line=None, models=None) -> ProkResult:
+    """The `genannot prok` command. `models` (already loaded ProkModels) skips loading; tests and benches
+    pass it to reuse one load."""
+    from genannot.io.atomic import check_writable
+    from genannot.io.fasta import read_fasta
+    from genannot.io.gff3 import provenance_lines
+
+    if fmt not in ("gff3", "csv"):
+        raise InputError(f"unknown output format {fmt!r} (gff3 or csv)")
+    if min_length < 30 or min_edge_length < 30:
+        raise InputError("minimum lengths must be at least 30 nt")
+    codon_sets(translation_table, ctg)  # unknown table -> InputError
+    for path, what in ((output, "output"), (proteins, "--proteins"), (genes_out, "--genes"), (candidates, "--candidates")):
+        if path is not None:
+            check_writable(path, what)
+    if models is None:
+        from genannot.prok.classifiers import load_prok_models
+
+        models = load_prok_models(model, tis_model, device=device, batch_size=batch_size)
+    opts = ProkOptions(translation_table=translation_table, closed=closed, min_length=min_length,
+                       min_edge_length=min_edge_length, ctg=ctg, seed=seed, models=models)
+    res = annotate_full(read_fasta(input), opts)
+    prov = provenance_lines(command_line, getattr(models, "provenance", []) if models is not None else [],
+                            extra={"translation_table": translation_table})
+    write_outputs(res, output=output, fmt=fmt, proteins=proteins, genes_out=genes_out, candidates=candidates,
+                  provenance=prov, table=translation_table)
+    return res

@@ -1,0 +1,230 @@
+"""`genannot prok` end to end: synthetic genomes with planted genes, CLI outputs, edge cases, real data."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from genannot.cli import main
+from genannot.io.fasta import FastaRecord
+from genannot.prok.pipeline import CSV_COLUMNS, ProkOptions, annotate
+
+COMP = str.maketrans("ACGT", "TGCA")
+STOPS = ("TAA", "TAG", "TGA")
+SENSE = [a + b + c for a in "ACGT" for b in "ACGT" for c in "ACGT" if a + b + c not in STOPS]
+
+
+def rc(s: str) -> str:
+    return s.translate(COMP)[::-1]
+
+
+def synthetic_genome(seed: int = 1, n_genes: int = 120, sd_fraction: float = 0.9):
+    """A genome of planted genes with a biased codon usage and a Shine-Dalgarno motif 5-10 nt upstream of the
+    start, separated by AT-rich intergenic sequence, on both strands. Returns (sequence, genes) with genes as
+    (strand, left, right) 1-based inclusive."""
+    rng = random.Random(seed)
+    weights = [rng.gammavariate(0.4, 1.0) for _ in SENSE]
+    at_rich = lambda k: "".join(rng.choices("ACGT", weights=(0.33, 0.17, 0.17, 0.33), k=k))  # noqa: E731
+    parts = [at_rich(200)]
+    pos = 200
+    genes = []
+    for _ in range(n_genes):
+        body = "".join(rng.choices(SENSE, weights=weights, k=rng.randint(100, 450)))
+        start = rng.choices(["ATG", "GTG", "TTG"], weights=(0.85, 0.1, 0.05))[0]
+        gene = start + body + rng.choice(STOPS)
+        spacer = at_rich(rng.randint(5, 9))
+        sd = "AGGAGG" if rng.random() < sd_fraction else at_rich(6)
+        unit = at_rich(rng.randint(30, 150)) + sd + spacer + gene
+        strand = rng.choice("+-")
+        if strand == "+":
+            left = pos + len(unit) - len(gene) + 1
+            right = pos + len(unit)
+        else:
+            unit = rc(unit)
+            left, right = pos + 1, pos + len(gene)
+        genes.append((strand, left, right))
+        parts.append(unit)
+        pos += len(unit)
+        tail = at_rich(rng.randint(10, 60))
+        parts.append(tail)
+        pos += len(tail)
+    return "".join(parts), genes
+
+
+def calls(genes):
+    return {(g.strand, g.start, g.end) for g in genes}
+
+
+def three(x):
+    strand, left, right = x
+    return (strand, right if strand == "+" else left)
+
+
+def test_synthetic_genome_statistics_only():
+    seq, planted = synthetic_genome()
+    ((rec, genes),) = annotate([FastaRecord("synth", "", seq)], ProkOptions())
+    got = calls(genes)
+    got3 = {three(x) for x in got}
+    found3 = sum(three(x) in got3 for x in planted)
+    exact = sum(x in got for x in planted)
+    assert found3 >= 0.97 * len(planted), (found3, len(planted))
+    assert exact >= 0.9 * len(planted), (exact, len(planted))
+    false = sum(three(x) not in {three(p) for p in planted} for x in got)
+    assert false <= 0.1 * len(planted)
+    ids = [g.id for g in genes]
+    assert len(set(ids)) == len(ids) and all(i.startswith("synth_") for i in ids)
+    assert all(g.partial == "00" for g in genes if 1 < g.start and g.end < len(seq))
+
+
+def test_partial_genes_at_both_edges():
+    seq, planted = synthetic_genome(seed=2, n_genes=60)
+    # cut the first and the last planted gene in their middle
+    first, last = planted[0], planted[-1]
+    a = (first[1] + first[2]) // 2
+    b = (last[1] + last[2]) // 2
+    cut = seq[a - 1 : b]
+    ((rec, genes),) = annotate([FastaRecord("cut", "", cut)], ProkOptions())
+    flags = {g.partial for g in genes}
+    assert genes[0].start <= 3 and genes[0].partial[0] == "1"
+    assert genes[-1].end >= len(cut) - 2 and genes[-1].partial[1] == "1"
+    assert flags <= {"00", "10", "01", "11"}
+    # --closed: no partial genes at all
+    ((rec, genes),) = annotate([FastaRecord("cut", "", cut)], ProkOptions(closed=True))
+    assert {g.partial for g in genes} == {"00"}
+
+
+def test_multi_record_genome_learns_from_all_records():
+    seq, planted = synthetic_genome(seed=3, n_genes=120)
+    pieces = [seq[i : i + 12000] for i in range(0, len(seq), 12000)]
+    recs = [FastaRecord(f"ctg{i}", "", p) for i, p in enumerate(pieces)]
+    out = annotate(recs, ProkOptions())
+    n = sum(len(g) for _, g in out)
+    assert n >= 0.9 * len(planted)
+    ids = [g.id for _, gs in out for g in gs]
+    assert len(ids) == len(set(ids))
+
+
+# ---------------------------------------------------------------- CLI
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> Path:
+    """A randomly initialised CDS + TIS checkpoint pair in the exact Hugging Face layout (`train prok -o DIR`)."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from genannot.prok.classifiers import CONFIG_KEY, STRIDES, dnabert_vocab
+
+    d = tmp_path_factory.mktemp("prok_models")
+    vocab = dnabert_vocab()
+    for task in ("cds", "tis"):
+        cfg = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32, max_position_embeddings=256, num_labels=2)
+        setattr(cfg, CONFIG_KEY, {"task": task, "kmer": 6, "stride": STRIDES[task]})
+        torch.manual_seed(0)
+        BertForSequenceClassification(cfg).save_pretrained(str(d / task))
+        (d / task / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    return d
+
+
+def write_fasta(path: Path, records) -> Path:
+    with open(path, "w") as fh:
+        for name, seq in records:
+            fh.write(f">{name}\n")
+            for i in range(0, len(seq), 70):
+                fh.write(seq[i : i + 70] + "\n")
+    return path
+
+
+def test_cli_gff3_csv_and_fasta_outputs(tmp_path, tiny_models, gff3_validate):
+    seq, planted = synthetic_genome(seed=4, n_genes=40)
+    fa = write_fasta(tmp_path / "g.fa", [("chr1", seq), ("short", "ACGTACGTAC"), ("allN", "N" * 500), ("chr2", seq[:5000])])
+    gff = tmp_path / "out.gff3"
+    rc_ = main(["prok", str(fa), "-o", str(gff), "--model", str(tiny_models), "--proteins", str(tmp_path / "p.faa"),
+                "--genes", str(tmp_path / "g.fna"), "--candidates", str(tmp_path / "cand.csv"), "--device", "cpu"])
+    assert rc_ == 0
+    gff3_validate(gff)
+    text = gff.read_text()
+    assert text.startswith("##gff-version 3")
+    assert "##sequence-region short 1 10" in text and "##sequence-region allN 1 500" in text
+    assert "#model" in text and "#command genannot prok" in text
+    cds = [ln.split("\t") for ln in text.splitlines() if not ln.startswith("#") and "\tCDS\t" in ln]
+    assert cds and all(f[7] == "0" for f in cds)
+    assert all("prob_cds=" in f[8] and "prob_tis=" in f[8] and "start_type=" in f[8] for f in cds if "start_type=EDGE" not in f[8])
+    prots = (tmp_path / "p.faa").read_text().split(">")[1:]
+    assert len(prots) == len(cds)
+    nts = (tmp_path / "g.fna").read_text().split(">")[1:]
+    assert all(len("".join(x.splitlines()[1:])) % 3 == 0 for x in nts)
+    with open(tmp_path / "cand.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and {"prediction_max_likelihood", "prob_tis", "orf_group"} <= set(rows[0])
+
+    out = tmp_path / "out.csv"
+    assert main(["prok", str(fa), "--format", "csv", "-o", str(out), "--model", str(tiny_models), "--device", "cpu"]) == 0
+    with open(out) as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        body = list(reader)
+    assert header == CSV_COLUMNS
+    assert len(body) == len(cds)
+    assert all(r[3] in "+-" and r[8] in ("00", "10", "01", "11") for r in body)
+
+
+def test_cli_empty_results_are_valid(tmp_path, tiny_models, gff3_validate):
+    fa = write_fasta(tmp_path / "e.fa", [("tiny", "ACGT"), ("nnn", "N" * 100), ("stops", "CTAG" * 75)])
+    gff = tmp_path / "e.gff3"
+    assert main(["prok", str(fa), "-o", str(gff), "--model", str(tiny_models), "--device", "cpu"]) == 0
+    gff3_validate(gff)
+    assert not [ln for ln in gff.read_text().splitlines() if ln and not ln.startswith("#")]
+
+
+def test_cli_errors_leave_nothing(tmp_path, tiny_models):
+    fa = write_fasta(tmp_path / "x.fa", [("a", "ACGT" * 100)])
+    out = tmp_path / "x.gff3"
+    assert main(["prok", str(fa), "-o", str(out), "-g", "99", "--model", str(tiny_models)]) == 2
+    assert not out.exists()
+    assert main(["prok", str(fa), "-o", str(tmp_path / "nodir" / "x.gff3"), "--model", str(tiny_models)]) != 0
+    assert main(["prok", str(fa), "-o", str(out), "--model", str(tmp_path / "missing")]) == 3
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- real data
+
+
+def _slice(shared_data: Path, tag: str, lo: int, hi: int):
+    from genannot.io.annotation import read_annotation
+    from genannot.io.fasta import read_fasta
+
+    rec = next(iter(read_fasta(shared_data / "prok" / "genomes" / tag / f"{tag}.fna.gz")))
+    ref = read_annotation(shared_data / "prok" / "genomes" / tag / f"{tag}.startlink_ncbi_cds.gff.gz")
+    genes = [g for g in ref.get(rec.id, []) if lo < g.start and g.end <= hi]
+    return FastaRecord(rec.id, "", rec.seq[lo:hi]), genes
+
+
+def _score(pred, ref, lo):
+    key = lambda g, off: (g.strand, (g.end if g.strand == "+" else g.start) - off)  # noqa: E731
+    p = {key(g, 0) for g in pred if 1 < g.start and g.end < 500000}  # ignore genes cut by the slice ends
+    r = {key(g, lo) for g in ref}
+    full_p = {(g.strand, g.start, g.end) for g in pred}
+    starts = sum((g.strand, g.start - lo, g.end - lo) in full_p for g in ref)
+    return len(p & r) / len(r), len(p & r) / len(p), starts / len(r)
+
+
+@pytest.mark.parametrize("tag", ["ecoli_k12_mg1655", "mtuberculosis_h37rv"])
+def test_accuracy_on_held_out_genome_slice_statistics_only(shared_data, tag):
+    """500 kb of a genome no model trained on, statistics only: 3' sensitivity/specificity against the
+    StartLink/NCBI CDS reference (whole genomes, measured: E. coli 0.978/0.945, M. tb 0.971/0.913)."""
+    lo, hi = 1_000_000, 1_500_000
+    rec, ref = _slice(shared_data, tag, lo, hi)
+    t = time.time()
+    ((_, genes),) = annotate([rec], ProkOptions())
+    assert time.time() - t < 60
+    sens, spec, starts = _score(genes, ref, lo)
+    assert sens >= 0.95, sens
+    assert spec >= 0.88, spec
+    assert starts >= 0.7, starts
