@@ -1,0 +1,255 @@
+"""The eukaryotic segmentation model (kind 'euk-seg'): BPE tokenizer + RMT encoder + nucleotide U-Net.
+
+    model = EukSegModel.from_pretrained(directory)         # config.json, model.safetensors, tokenizer.json
+    probs = model.predict(window)                          # (len(window), 5) float32 in [0, 1]
+
+Columns of `probs` (CLASSES): five_prime_UTR, exon, intron, three_prime_UTR, CDS, for the strand
+the window is read on (the forward strand of `window`); all low = intergenic. Reverse-complement
+averaging and whole-chromosome windowing are the caller's (genannot.euk.pipeline); `predict`
+handles one window of any length (the RMT encoder walks its 512-token segments with memory).
+
+A saved directory is Hugging Face-shaped: config.json (kind, classes, encoder = a GENA-LM-style
+BERT config, rmt, head, provenance), model.safetensors (fp16) and tokenizer.json (+ tokenizer_config.json).
+`EukSegModel.from_gena(dir)` starts a model from a GENA-LM checkpoint (its tokenizer and encoder).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from genannot.errors import ModelError
+from genannot.euk.rmt import EncoderConfig, RecurrentMemoryEncoder, RmtConfig, read_gena_checkpoint, strict_load
+from genannot.euk.tokenizer import DnaTokenizer, clean_sequence, softmask_of
+from genannot.euk.unet import HeadConfig, NucleotideHead
+
+KIND = "euk-seg"
+MODEL_TYPE = "genannot-euk-seg"
+CLASSES = ("five_prime_UTR", "exon", "intron", "three_prime_UTR", "CDS")
+UTR5, EXON, INTRON, UTR3, CDS = range(5)
+# reverse complement: the 5'UTR and 3'UTR columns swap (transcription direction flips)
+RC_PERMUTATION = (UTR3, EXON, INTRON, UTR5, CDS)
+
+_NUC_LUT = np.full(256, 4, dtype=np.int64)
+for _i, _c in enumerate("ACGT"):
+    _NUC_LUT[ord(_c)] = _i
+
+
+def nucleotide_ids(clean_seq: str) -> np.ndarray:
+    """A C G T N -> 0 1 2 3 4 (input already cleaned: uppercase ACGTN)."""
+    return _NUC_LUT[np.frombuffer(clean_seq.encode("ascii"), dtype=np.uint8)]
+
+
+@dataclass
+class SegConfig:
+    encoder: EncoderConfig
+    rmt: RmtConfig
+    head: HeadConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": KIND,
+            "model_type": MODEL_TYPE,
+            "architectures": ["EukSegModel"],
+            "classes": list(CLASSES),
+            "encoder": self.encoder.to_dict(),
+            "rmt": self.rmt.to_dict(),
+            "head": self.head.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SegConfig":
+        if d.get("kind") != KIND:
+            raise ModelError(f"config.json kind is {d.get('kind')!r}, expected {KIND!r}")
+        if tuple(d.get("classes", CLASSES)) != CLASSES:
+            raise ModelError(f"unexpected class list {d.get('classes')}")
+        return cls(EncoderConfig.from_dict(d["encoder"]), RmtConfig.from_dict(d.get("rmt", {})), HeadConfig.from_dict(d.get("head", {})))
+
+
+@dataclass
+class SegBatch:
+    input_ids: torch.Tensor  # (B, T) content tokens, PAD-padded
+    lengths: torch.Tensor  # (B,) tokens per item
+    base_to_token: torch.Tensor  # (B, L)
+    nuc_ids: torch.Tensor  # (B, L)
+    softmask: torch.Tensor  # (B, L) bool
+    base_lengths: torch.Tensor  # (B,)
+
+    def to(self, device: torch.device | str) -> "SegBatch":
+        return SegBatch(*(t.to(device) for t in (self.input_ids, self.lengths, self.base_to_token, self.nuc_ids, self.softmask, self.base_lengths)))
+
+
+class EukSegModel(nn.Module):
+    def __init__(self, config: SegConfig, tokenizer: DnaTokenizer) -> None:
+        super().__init__()
+        if tokenizer.vocab_size > config.encoder.vocab_size:
+            raise ModelError(f"tokenizer has {tokenizer.vocab_size} tokens but the encoder only {config.encoder.vocab_size}")
+        self.config = config
+        self.tokenizer = tokenizer
+        self.encoder = RecurrentMemoryEncoder(config.encoder, config.rmt)
+        self.head = NucleotideHead(config.encoder.hidden_size, config.head)
+        self.metadata: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ inputs
+
+    def prepare(self, seqs: Sequence[str], softmasks: Sequence[np.ndarray] | None = None) -> SegBatch:
+        """Tokenize and pad a list of sequences.
+
+        The soft-mask is read from lowercase letters unless `softmasks` (one bool array per
+        sequence) is given.
+        """
+        encs, nucs, masks = [], [], []
+        for i, s in enumerate(seqs):
+            c = clean_sequence(s)
+            encs.append(self.tokenizer.encode(c))
+            nucs.append(nucleotide_ids(c))
+            masks.append(softmask_of(s) if softmasks is None else np.asarray(softmasks[i], dtype=bool))
+        b = len(seqs)
+        t = max(1, max(len(e) for e in encs))
+        length = max(1, max(len(s) for s in seqs))
+        ids = np.full((b, t), 3, dtype=np.int64)
+        b2t = np.zeros((b, length), dtype=np.int64)
+        nuc = np.full((b, length), 4, dtype=np.int64)
+        sm = np.zeros((b, length), dtype=bool)
+        for i, (e, n, m) in enumerate(zip(encs, nucs, masks)):
+            ids[i, : len(e)] = e.ids
+            b2t[i, : len(n)] = e.base_to_token
+            nuc[i, : len(n)] = n
+            sm[i, : len(m)] = m
+        return SegBatch(
+            torch.from_numpy(ids),
+            torch.tensor([len(e) for e in encs], dtype=torch.long),
+            torch.from_numpy(b2t),
+            torch.from_numpy(nuc),
+            torch.from_numpy(sm),
+            torch.tensor([len(s) for s in seqs], dtype=torch.long),
+        )
+
+    # ------------------------------------------------------------------ forward / predict
+
+    def forward(self, batch: SegBatch, *, carry_memory: bool = True, n_cycles: int | None = None) -> torch.Tensor:
+        """Logits (B, L, 5)."""
+        states = self.encoder(batch.input_ids, batch.lengths, carry_memory=carry_memory)
+        return self.head(states, batch.base_to_token, batch.nuc_ids, batch.softmask, n_cycles=n_cycles, lengths=batch.base_lengths)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @torch.no_grad()
+    def predict_batch(
+        self,
+        seqs: Sequence[str],
+        *,
+        batch_size: int = 8,
+        carry_memory: bool = True,
+        n_cycles: int | None = None,
+        softmasks: Sequence[np.ndarray] | None = None,
+    ) -> list[np.ndarray]:
+        """Per-base probabilities (len(seq), 5) float32 for each sequence."""
+        was_training = self.training
+        self.eval()
+        out: list[np.ndarray] = []
+        dev = self.device
+        try:
+            for i in range(0, len(seqs), batch_size):
+                chunk = list(seqs[i : i + batch_size])
+                sms = None if softmasks is None else list(softmasks[i : i + batch_size])
+                batch = self.prepare(chunk, sms).to(dev)
+                if dev.type == "cuda":
+                    with torch.autocast("cuda", dtype=torch.bfloat16):
+                        logits = self(batch, carry_memory=carry_memory, n_cycles=n_cycles)
+                else:
+                    logits = self(batch, carry_memory=carry_memory, n_cycles=n_cycles)
+                probs = torch.sigmoid(logits.float()).cpu().numpy()
+                out.extend(probs[j, : len(s)] for j, s in enumerate(chunk))
+        finally:
+            self.train(was_training)
+        return out
+
+    def predict(self, seq: str, **kw: Any) -> np.ndarray:
+        """Per-base probabilities (len(seq), 5) for one window read on its forward strand."""
+        if not seq:
+            return np.zeros((0, len(CLASSES)), dtype=np.float32)
+        return self.predict_batch([seq], **kw)[0]
+
+    # ------------------------------------------------------------------ size
+
+    def num_parameters(self) -> dict[str, int]:
+        enc = sum(p.numel() for p in self.encoder.parameters())
+        head = sum(p.numel() for p in self.head.parameters())
+        emb = self.encoder.bert.embeddings.word_embeddings.weight.numel()
+        return {"total": enc + head, "encoder": enc, "encoder_word_embeddings": emb, "head": head}
+
+    # ------------------------------------------------------------------ save / load
+
+    def save_pretrained(self, directory: str | Path, *, fp16: bool = True) -> Path:
+        """Write config.json, model.safetensors (fp16 floats) and tokenizer.json into `directory`."""
+        from safetensors.torch import save_file
+
+        from genannot import __version__
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        cfg = self.config.to_dict()
+        cfg["genannot_version"] = __version__
+        cfg["torch_dtype"] = "float16" if fp16 else "float32"
+        cfg["num_parameters"] = self.num_parameters()["total"]
+        if self.metadata:
+            cfg["metadata"] = self.metadata
+        sd = {}
+        for k, v in self.state_dict().items():
+            v = v.detach().cpu()
+            if fp16 and v.is_floating_point():
+                v = v.half()
+            sd[k] = v.contiguous()
+        tmp = d / "model.safetensors.tmp"
+        save_file(sd, str(tmp), metadata={"format": "pt", "kind": KIND})
+        tmp.replace(d / "model.safetensors")
+        (d / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
+        self.tokenizer.save(d)
+        return d
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, *, device: str | torch.device = "cpu") -> "EukSegModel":
+        from safetensors.torch import load_file
+
+        d = Path(directory)
+        if not (d / "config.json").is_file():
+            raise ModelError(f"{d}: no config.json (not a genannot euk-seg model directory)")
+        try:
+            raw = json.loads((d / "config.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ModelError(f"{d}/config.json is not valid JSON: {e}") from None
+        config = SegConfig.from_dict(raw)
+        tok = DnaTokenizer.from_file(d / "tokenizer.json")
+        model = cls(config, tok)
+        model.metadata = raw.get("metadata", {})
+        if not (d / "model.safetensors").is_file():
+            raise ModelError(f"{d}: no model.safetensors")
+        sd = load_file(str(d / "model.safetensors"), device="cpu")
+        sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
+        strict_load(model, sd, f"{d}: weights do not match config.json")
+        return model.to(device).eval()
+
+    @classmethod
+    def from_gena(
+        cls,
+        directory: str | Path,
+        *,
+        rmt: RmtConfig | None = None,
+        head: HeadConfig | None = None,
+    ) -> "EukSegModel":
+        """A segmentation model whose tokenizer and encoder come from a GENA-LM checkpoint."""
+        raw_cfg, sd = read_gena_checkpoint(directory)
+        enc_cfg = EncoderConfig.from_dict(raw_cfg)
+        tok = DnaTokenizer.from_file(Path(directory) / "tokenizer.json")
+        model = cls(SegConfig(enc_cfg, rmt or RmtConfig(num_mem_tokens=10), head or HeadConfig()), tok)
+        model.encoder.load_gena_encoder(sd)
+        return model
