@@ -146,10 +146,12 @@ def test_padding_and_batch_size_do_not_change_scores(tmp_path):
     write_genelm_like(tmp_path / "m")
     rng = random.Random(6)
     windows = [cds_input(random_dna(rng.choice([90, 150, 300, 510, 900]), rng)) for _ in range(23)]
-    alone = np.array([load_classifier(tmp_path / "m", "cpu", 1, task="cds").predict([w])[0] for w in windows])
+    clf = load_classifier(tmp_path / "m", "cpu", 1, task="cds")
+    alone = np.array([clf.predict([w])[0] for w in windows])
     for bs in (1, 4, "auto"):
-        np.testing.assert_allclose(load_classifier(tmp_path / "m", "cpu", bs, task="cds").predict(windows), alone, atol=1e-5)
-    assert load_classifier(tmp_path / "m", "cpu", task="cds").predict([]).shape == (0,)
+        clf.batch_size = bs
+        np.testing.assert_allclose(clf.predict(windows), alone, atol=1e-5)
+    assert clf.predict([]).shape == (0,)
 
 
 def test_load_errors(tmp_path):

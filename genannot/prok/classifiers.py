@@ -20,12 +20,13 @@ sentence ("ATGAAA TGAAAC ...") GeneLM was trained on; `predict` also accepts suc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -242,6 +243,23 @@ def _read_config(path: Path) -> dict:
         raise ModelError(f"model directory {path}: unreadable config.json ({e})") from None
 
 
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No transformers warnings or progress bars (weight loading/saving) on our stderr."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def load_classifier(
     path: str | os.PathLike,
     device: Any = "cpu",
@@ -278,17 +296,13 @@ def load_classifier(
 
     import torch
     from transformers import AutoModelForSequenceClassification
-    from transformers.utils import logging as hf_logging
 
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(str(p), dtype=torch.float32, local_files_only=True)
-    except Exception as e:  # noqa: BLE001 - any loader failure is a model problem for the user
-        first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
-        raise ModelError(f"cannot load model from {p}: {first}") from None
-    finally:
-        hf_logging.set_verbosity(verbosity)
+    with quiet_transformers():
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(str(p), dtype=torch.float32, local_files_only=True)
+        except Exception as e:  # noqa: BLE001 - any loader failure is a model problem for the user
+            first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+            raise ModelError(f"cannot load model from {p}: {first}") from None
     if getattr(model.config, "num_labels", 2) < 2:
         raise ModelError(f"{p}: a classifier with at least 2 labels is needed (label 1 = positive)")
     model.to(dev).eval()

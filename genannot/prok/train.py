@@ -32,7 +32,7 @@ import numpy as np
 
 from genannot.errors import InputError
 from genannot.models import registry as _registry  # noqa: F401 - HF offline variables before transformers
-from genannot.prok.classifiers import CONFIG_KEY, KMER, STRIDES, KmerTokenizer, SequenceClassifier, dnabert_vocab
+from genannot.prok.classifiers import CONFIG_KEY, KMER, STRIDES, KmerTokenizer, SequenceClassifier, dnabert_vocab, quiet_transformers
 from genannot.prok.datasets import Datasets, Example, build_datasets
 
 log = logging.getLogger(__name__)
@@ -251,7 +251,8 @@ def save_model(model, tokenizer: KmerTokenizer, directory: Path, training_args: 
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     half = copy.deepcopy(model).to("cpu").to(torch.float16)
-    half.save_pretrained(str(tmp))
+    with quiet_transformers():
+        half.save_pretrained(str(tmp))
     (tmp / "vocab.txt").write_text("\n".join(tokenizer.vocab) + "\n", encoding="utf-8")
     (tmp / "tokenizer_config.json").write_text(
         json.dumps({"tokenizer_class": "BertTokenizer", "do_lower_case": False, "model_max_length": 512}, indent=2) + "\n"
