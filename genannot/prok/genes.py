@@ -59,6 +59,7 @@ class Params:
     coding_penalty: float = 0.5
     sd_thresh: float = 35.0  # coding score of ORFs used to train the start model
     start_iterations: int = 10
+    ups_vs_genome: bool = True  # upstream composition log-odds against the genome's base composition
     # learned priors (classifiers)
     cds_weight: float = 1.0  # x logit(P(coding)) added to the coding score
     cds_offset: float = 0.0  # logit subtracted before weighting
@@ -270,7 +271,7 @@ def start_scores(c: Candidates, f: StartFeatures, model: StartModel, cscore: np.
 
 
 def train_start_model(c_list: list[Candidates], f_list: list[StartFeatures], cscore_list: list[np.ndarray],
-                      p: Params, prior: np.ndarray | None = None) -> StartModel:
+                      p: Params, prior: np.ndarray | None = None, gc: float = 0.5) -> StartModel:
     """Iteratively learn start weights from strongly coding ORFs (Prodigal's scheme): in each ORF whose best
     start scores at least `sd_thresh`, take the start that maximises coding + current start score as true;
     the background is every candidate start of the genome."""
@@ -296,7 +297,7 @@ def train_start_model(c_list: list[Candidates], f_list: list[StartFeatures], csc
         best = best[s[best] >= p.sd_thresh]
         chosen = np.zeros(len(cs), dtype=bool)
         chosen[best] = True
-        ups_model = StartModel.fit(F, chosen, background, prev=model)
+        ups_model = StartModel.fit(F, chosen, background, prev=model, gc=gc if p.ups_vs_genome else None)
         model = ups_model
     return model
 
@@ -567,7 +568,7 @@ def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[
         raws = [hexamer_sums(r, c, {1: hexm.position_values(r.fwd), -1: hexm.position_values(r.rev)})
                 for r, c in zip(recs, cands)]
         cscores = [coding_scores(raw, c, pst) for raw, c in zip(raws, cands)]
-        smodel = train_start_model(cands, feats, cscores, p)
+        smodel = train_start_model(cands, feats, cscores, p, gc=gc)
         calls = []
         for r, c, f, cs in zip(recs, cands, feats, cscores):
             ss = start_scores(c, f, smodel, cs, p, opts.closed)
@@ -585,7 +586,7 @@ def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[
     cds_l = [_prior_logit(x, c, p.cds_missing) for x, c in zip(cds_p, cands)]
     tis_l = [_prior_logit(x, c, None) for x, c in zip(tis_p, cands)]
     cscores2 = [cs + p.cds_weight * (cl - p.cds_offset) for cs, cl in zip(cscores, cds_l)]
-    smodel = train_start_model(cands, feats, cscores2, p,
+    smodel = train_start_model(cands, feats, cscores2, p, gc=gc,
                                prior=np.concatenate([p.tis_weight * (tl - p.tis_offset) for tl in tis_l]))
     out = []
     for r, c, f, cs, tl, cp, tp in zip(recs, cands, feats, cscores2, tis_l, cds_p, tis_p):

@@ -198,11 +198,17 @@ class HexamerModel:
     lo: np.ndarray
 
     @classmethod
-    def fit(cls, coding_counts: np.ndarray, background_counts: np.ndarray, pseudo: float = 0.5) -> "HexamerModel":
-        pc = (coding_counts + pseudo) / (coding_counts.sum() + pseudo * 4096)
-        pb = (background_counts + pseudo) / (background_counts.sum() + pseudo * 4096)
-        lo = np.clip(np.log(pc / pb), -5.0, 5.0)
-        return cls(lo.astype(np.float64))
+    def fit(cls, coding_counts: np.ndarray, background_counts: np.ndarray, pseudo: float = 0.0) -> "HexamerModel":
+        """Log ratio of frequencies; a hexamer never seen in genes gets the floor (-5), one absent from the
+        background 0 (Prodigal's convention when `pseudo` is 0)."""
+        cc = np.asarray(coding_counts, dtype=np.float64) + pseudo
+        bc = np.asarray(background_counts, dtype=np.float64) + pseudo
+        pc = cc / max(cc.sum(), 1e-300)
+        pb = bc / max(bc.sum(), 1e-300)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lo = np.log(pc / pb)
+        lo = np.where(pb > 0, np.where(pc > 0, lo, -5.0), 0.0)
+        return cls(np.clip(lo, -5.0, 5.0))
 
     def position_values(self, strand: StrandSeq) -> np.ndarray:
         v = self.lo[np.maximum(strand.hexa, 0)]
@@ -216,26 +222,29 @@ START_TYPES = ("ATG", "GTG", "TTG", "CTG", "EDGE")
 TYPE_INDEX = {c: i for i, c in enumerate(START_TYPES)}
 
 
-def _kmers_with_one_mismatch(word: str) -> set[str]:
+def _one_mismatch(word: str, positions: tuple[int, ...]) -> set[str]:
     out = set()
-    for i in range(1, len(word) - 1):  # interior positions only
+    for i in positions:
         for b in "ACGT":
             if b != word[i]:
                 out.add(word[:i] + b + word[i + 1 :])
     return out
 
 
-# SD motif families, strongest first; each is (name, k, words)
+# Shine-Dalgarno motif families (subsets of AGGAGG, the complement of the 16S rRNA 3' end), strongest first;
+# each is (name, k, words). Mismatches are allowed only in the interior of 5/6-mers.
 SD_FAMILIES: list[tuple[str, int, tuple[str, ...]]] = [
     ("AGGAGG", 6, ("AGGAGG",)),
-    ("5-mer", 5, ("AGGAG", "GGAGG")),
-    ("6-mer-mm", 6, tuple(sorted(_kmers_with_one_mismatch("AGGAGG")))),
-    ("4-mer", 4, ("AGGA", "GGAG", "GAGG")),
-    ("5-mer-mm", 5, tuple(sorted(_kmers_with_one_mismatch("AGGAG") | _kmers_with_one_mismatch("GGAGG")))),
-    ("3-mer", 3, ("AGG", "GGA", "GAG")),
+    ("GGAGG", 5, ("GGAGG",)),
+    ("AGGAG", 5, ("AGGAG",)),
+    ("AGGAGG-mm", 6, tuple(sorted(_one_mismatch("AGGAGG", (2, 3))))),
+    ("GGAG", 4, ("GGAG", "GAGG")),
+    ("AGGA", 4, ("AGGA",)),
+    ("5mer-mm", 5, tuple(sorted(_one_mismatch("AGGAG", (2,)) | _one_mismatch("GGAGG", (2,))))),
+    ("3mer", 3, ("AGG", "GGA", "GAG")),
 ]
 # spacer = nt between the motif's last base and the start codon's first base
-SD_SPACERS: list[tuple[int, int]] = [(5, 10), (11, 12), (3, 4), (13, 15)]
+SD_SPACERS: list[tuple[int, int]] = [(5, 10), (11, 12), (4, 4), (13, 15)]
 N_SD_BINS = len(SD_FAMILIES) * len(SD_SPACERS) + 1  # + "no motif" (bin 0)
 
 
@@ -351,7 +360,7 @@ class StartModel:
 
     @classmethod
     def fit(cls, f: StartFeatures, chosen: np.ndarray, background: np.ndarray, prev: "StartModel | None" = None,
-            pseudo: float = 1.0, clip: float = 4.0, shrink: float = 20.0) -> "StartModel":
+            pseudo: float = 1.0, clip: float = 4.0, shrink: float = 20.0, gc: float | None = None) -> "StartModel":
         """Weights = log(P(feature | chosen starts) / P(feature | background starts))."""
         prev = prev or cls()
         m = cls()
@@ -377,9 +386,17 @@ class StartModel:
         m.sd_wt = lr(np.bincount(choice[real], minlength=N_SD_BINS), np.bincount(choice[bg], minlength=N_SD_BINS))
         P = f.ups.shape[1]
         cr = np.bincount(f.ups_flat[real].ravel(), minlength=P * 5).reshape(P, 5)[:, :4]
-        cb = np.bincount(f.ups_flat[bg].ravel(), minlength=P * 5).reshape(P, 5)[:, :4]
         uw = np.zeros((P, 5))
-        uw[:, :4] = lr(cr, cb)
+        if gc is None:
+            cb = np.bincount(f.ups_flat[bg].ravel(), minlength=P * 5).reshape(P, 5)[:, :4]
+            uw[:, :4] = lr(cr, cb)
+        else:
+            # against the genome's base composition (Prodigal's choice): upstream regions of true starts
+            # differ from random sequence (AT-rich intergenic DNA), not only from other candidate starts
+            g = min(max(gc, 0.1), 0.9)
+            comp = np.array([(1 - g) / 2, g / 2, g / 2, (1 - g) / 2])
+            pr = (cr + shrink * comp) / (cr.sum(axis=1, keepdims=True) + shrink)
+            uw[:, :4] = np.clip(np.log(pr / comp), -clip, clip)
         m.ups_wt = uw
         m.trained = True
         return m
