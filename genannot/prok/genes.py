@@ -63,8 +63,10 @@ class Params:
     # learned priors (classifiers)
     cds_weight: float = 1.0  # x logit(P(coding)) added to the coding score
     cds_offset: float = 0.0  # logit subtracted before weighting
+    cds_ramp: tuple = (0.0, 0.0)  # ORF lengths (nt) over which the CDS prior's weight rises from 0 to 1
     tis_weight: float = 1.0  # x logit(P(start)) added to the start score
     tis_offset: float = 0.0
+    gene_bonus: float = 0.0  # added to every candidate's score (calling threshold)
     plausible_min: float = -10.0  # groups whose best statistics score is above this go to the classifiers
     cds_missing: float = -6.0  # log-odds assumed for groups the CDS classifier did not score
     # anonymous mode (too little sequence to self-train)
@@ -585,17 +587,26 @@ def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[
     cds_p, tis_p = priors(recs, cands, [k.score for k in calls], plausible)
     cds_l = [_prior_logit(x, c, p.cds_missing) for x, c in zip(cds_p, cands)]
     tis_l = [_prior_logit(x, c, None) for x, c in zip(tis_p, cands)]
-    cscores2 = [cs + p.cds_weight * (cl - p.cds_offset) for cs, cl in zip(cscores, cds_l)]
+    cscores2 = [cs + p.cds_weight * _length_ramp(c.length, p.cds_ramp) * (cl - p.cds_offset)
+                for cs, cl, c in zip(cscores, cds_l, cands)]
     smodel = train_start_model(cands, feats, cscores2, p, gc=gc,
                                prior=np.concatenate([p.tis_weight * (tl - p.tis_offset) for tl in tis_l]))
     out = []
     for r, c, f, cs, tl, cp, tp in zip(recs, cands, feats, cscores2, tis_l, cds_p, tis_p):
         ss = start_scores(c, f, smodel, cs, p, opts.closed, tis_logit=tl)
-        total = cs + ss.total
+        total = cs + ss.total + p.gene_bonus
         res = choose_genes(c, total, p, ss.rscore, ss.uscore)
         ch = res.chosen[total[res.chosen] > 0]
         out.append(RecordCalls(r, c, ch, total, cs, ss.total, prob_cds=cp, prob_tis=tp, rbs_bin=smodel.sd_choice(f.sd)))
     return out
+
+
+def _length_ramp(length: np.ndarray, ramp: tuple[float, float]) -> np.ndarray:
+    """0 below ramp[0] nt, 1 above ramp[1] nt, linear between (how far a classifier score is trusted)."""
+    lo, hi = ramp
+    if hi <= lo:
+        return np.ones(len(length))
+    return np.clip((np.asarray(length, dtype=np.float64) - lo) / (hi - lo), 0.0, 1.0)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ class ProkOptions:
     ctg: bool = False
     seed: int = 0
     models: object | None = None  # classifiers.ProkModels; None = statistics only (development)
-    tis_top: int = 5  # candidate starts per plausible group sent to the TIS classifier
+    tis_top: int = 3  # candidate starts per likely group sent to the TIS classifier (98-100% hold the true one)
     params: Params = field(default_factory=Params)
 
     def finder(self) -> FinderOptions:
@@ -82,9 +82,10 @@ def _logit(p: np.ndarray) -> np.ndarray:
 class ModelPriors:
     """Scores plausible stop groups with the CDS classifier and their best few starts with the TIS classifier."""
 
-    def __init__(self, models, tis_top: int = 5):
+    def __init__(self, models, tis_top: int = 3, tis_min: float = -5.0):
         self.models = models
         self.tis_top = tis_top
+        self.tis_min = tis_min
 
     def __call__(self, recs: Sequence[RecordSeq], cands: Sequence[Candidates], totals: Sequence[np.ndarray],
                  plausible: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -103,9 +104,11 @@ class ModelPriors:
                 g = r.groups[gi]
                 cds_windows.append(cds_input(orf_sequence(r.seq, g, g.starts[0])))
             cds_where.append((k, groups))
-            # top starts of each plausible group by the statistics' total score
+            # top starts of each group likely to be called, by the statistics' total score
+            best = np.full(c.n_groups, -np.inf)
+            np.maximum.at(best, c.group, tot)
             sel = []
-            for gi in groups:
+            for gi in groups[best[groups] > self.tis_min]:
                 a, b = c.group_first[gi], c.group_first[gi + 1]
                 idx = np.arange(a, b)
                 idx = idx[~c.edge5[idx]]
