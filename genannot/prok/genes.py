@@ -63,9 +63,11 @@ class Params:
     # learned priors (classifiers)
     cds_weight: float = 1.0  # x logit(P(coding)) added to the coding score
     cds_offset: float = 0.0  # logit subtracted before weighting
-    cds_ramp: tuple = (0.0, 0.0)  # ORF lengths (nt) over which the CDS prior's weight rises from 0 to 1
+    cds_ramp: tuple = (90.0, 400.0)  # ORF lengths (nt) over which the CDS prior's weight rises from 0 to 1
     tis_weight: float = 1.0  # x logit(P(start)) added to the start score
     tis_offset: float = 0.0
+    atypical_fraction: float = 0.2  # share of called genes that trains a second (atypical) coding model
+    atypical_penalty: float = 15.0  # handicap of the atypical model against the main one
     gene_bonus: float = 0.0  # added to every candidate's score (calling threshold)
     plausible_min: float = -10.0  # groups whose best statistics score is above this go to the classifiers
     cds_missing: float = -6.0  # log-odds assumed for groups the CDS classifier did not score
@@ -569,6 +571,18 @@ def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[
         hexm = learn_hexamers(chosen)
         raws = [hexamer_sums(r, c, {1: hexm.position_values(r.fwd), -1: hexm.position_values(r.rev)})
                 for r, c in zip(recs, cands)]
+        if p.atypical_fraction > 0 and _round > 0:
+            # a second coding model from the called genes the main model fits least (horizontally transferred,
+            # highly expressed or otherwise atypical genes); a candidate takes the better of the two
+            per = [raw[ch] / np.maximum(c.length[ch] / 3.0, 1.0) for raw, c, ch in zip(raws, cands, chosen)]
+            allp = np.concatenate(per) if per else np.zeros(0)
+            if len(allp) >= 200:
+                cut = np.quantile(allp, p.atypical_fraction)
+                atyp = [ch[x <= cut] for ch, x in zip(chosen, per)]
+                hexa = learn_hexamers(atyp)
+                raws_a = [hexamer_sums(r, c, {1: hexa.position_values(r.fwd), -1: hexa.position_values(r.rev)})
+                          for r, c in zip(recs, cands)]
+                raws = [np.maximum(ra, rb - p.atypical_penalty) for ra, rb in zip(raws, raws_a)]
         cscores = [coding_scores(raw, c, pst) for raw, c in zip(raws, cands)]
         smodel = train_start_model(cands, feats, cscores, p, gc=gc)
         calls = []
