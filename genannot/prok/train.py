@@ -265,7 +265,7 @@ def save_model(model, tokenizer: KmerTokenizer, directory: Path, training_args: 
 # ---------------------------------------------------------------- the command
 
 
-def _split(ds: Datasets, seed: int) -> tuple[list[str], list[str], dict]:
+def _split(ds: Datasets) -> tuple[list[str], list[str], dict]:
     """(training tags, validation tags, description): the last genome held out when there are several."""
     tags = [g.tag for g in ds.genomes]
     if len(tags) >= 2:
@@ -327,7 +327,7 @@ def run_train_prok(
     t_start = time.perf_counter()
     log.info("building datasets from %d genome(s)", len(genomes))
     ds = build_datasets(genomes, annotations, table=translation_table, seed=seed)
-    train_tags, valid_tags, split_info = _split(ds, seed)
+    train_tags, valid_tags, split_info = _split(ds)
     ckpt.mkdir(parents=True, exist_ok=True)
     if not resume:
         state_file.write_text(json.dumps({"args": args, "done": []}, indent=2))
