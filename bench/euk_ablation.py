@@ -16,13 +16,15 @@ Rows
     * full model (memory carried between 512-token segments, the model's own recycling count);
     * RMT memory off (memory reset at every segment: segments encoded independently);
     * recycling 1, 2, 3 cycles (a model trained with 1 cycle only shows the cost of mismatch).
-- unstranded metrics, where reverse-complement averaging applies: the target is the union of
-  both strands' genes in forward orientation (a minus-strand gene's 5'UTR sits right of its CDS, so
-  it counts as the forward frame's 3'UTR column, i.e. the 5'UTR<->3'UTR swap the pipeline does);
-    * forward pass only;
-    * RC averaging: mean of the forward pass and the reverse-complement pass mapped back;
-    * RC max: element-wise maximum of the two (a strand-aware model predicts each strand's genes
-      on its own reading, so the mean halves every single-strand signal; max keeps it).
+- both-pass metrics, where reverse-complement averaging applies:
+    * 10-output (both-strand) models: each pass predicts both strands; the rows score both strands'
+      tracks (a base counted once per strand) from the forward pass only, the mean of the forward
+      pass and the RC pass mapped back (genannot.euk.model.rc_to_forward: exact averaging), and
+      their element-wise maximum;
+    * 5-output models: the target is the union of both strands' genes in forward orientation (a
+      minus-strand gene's 5'UTR sits right of its CDS, so it counts as the forward frame's 3'UTR
+      column); forward pass only, RC mean, RC max (such a model predicts each strand's genes on its
+      own reading, so the mean halves every single-strand signal; max keeps it).
 Columns: PR-AUC per class (prevalence = a constant predictor's PR-AUC) and exon / CDS base F1 at 0.5.
 """
 
@@ -39,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from genannot.euk.labels import window_targets  # noqa: E402
-from genannot.euk.model import CLASSES, RC_PERMUTATION, EukSegModel  # noqa: E402
+from genannot.euk.model import CLASSES, RC_PERMUTATION, EukSegModel, rc_to_forward  # noqa: E402
 from genannot.euk.train import Region, base_metrics, evaluate, load_data, parse_region, window_input  # noqa: E402
 
 
@@ -72,12 +74,19 @@ def unstranded(model, data, wins, batch_size: int) -> dict[str, dict]:
         pf = model.predict_batch([s for s, _ in fwd_in], softmasks=[m for _, m in fwd_in], batch_size=batch_size)
         pr = model.predict_batch([s for s, _ in rc_in], softmasks=[m for _, m in rc_in], batch_size=batch_size)
         for (j, a, b), f, r in zip(chunk, pf, pr):
+            yp, wp = window_targets(data[j].tracks, a, b, "+", data[j].seq[a:b])
+            ym, wm = window_targets(data[j].tracks, a, b, "-", data[j].seq[a:b])
+            if model.n_outputs == 10:  # stack the two strands' tracks as rows
+                r_fwd = rc_to_forward(r)
+                for k, v in (("forward only", f), ("RC mean", (f + r_fwd) / 2), ("RC max", np.maximum(f, r_fwd))):
+                    acc[k].append(np.concatenate([v[:, :5], v[:, 5:]]))
+                labs.append(np.concatenate([yp, ym[::-1]]))
+                ws.append(np.concatenate([wp, wm[::-1]]))
+                continue
             r_fwd = r[::-1][:, swap]
             acc["forward only"].append(f)
             acc["RC mean"].append((f + r_fwd) / 2)
             acc["RC max"].append(np.maximum(f, r_fwd))
-            yp, wp = window_targets(data[j].tracks, a, b, "+", data[j].seq[a:b])
-            ym, wm = window_targets(data[j].tracks, a, b, "-", data[j].seq[a:b])
             ym_fwd = ym[::-1][:, swap]
             labs.append(np.maximum(yp, ym_fwd))
             ws.append(np.minimum(wp, wm[::-1]))

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from genannot.errors import ModelError
-from genannot.euk.model import CLASSES, EukSegModel, SegConfig
+from genannot.euk.model import CLASSES, EukSegModel, SegConfig, rc_to_forward
 from genannot.euk.rmt import EncoderConfig, RecurrentMemoryEncoder, RmtConfig, load_gena_lm
 from genannot.euk.tokenizer import DnaTokenizer
 from genannot.euk.unet import HeadConfig, NucleotideHead
@@ -185,7 +185,7 @@ def test_seg_model_from_gena_checkpoint(tmp_path):
     model = EukSegModel.from_gena(tmp_path / "gena", rmt=RmtConfig(num_mem_tokens=2), head=HeadConfig(channels=(8, 8), token_dim=4, nuc_dim=4))
     assert torch.equal(model.encoder.bert.embeddings.word_embeddings.weight, sd["bert.embeddings.word_embeddings.weight"])
     probs = model.predict("ACGTTGCA" * 40 + "N" * 20 + "acgt" * 11)
-    assert probs.shape == (8 * 40 + 20 + 44, 5)
+    assert probs.shape == (8 * 40 + 20 + 44, 10)
     assert np.all((probs >= 0) & (probs <= 1))
 
 
@@ -262,7 +262,7 @@ def test_unet_output_length_equals_input_length(cycles):
         sm = torch.rand(2, length) > 0.5
         with torch.no_grad():
             out = head(states, b2t, nuc, sm)
-        assert out.shape == (2, length, 5)
+        assert out.shape == (2, length, 10)
 
 
 def small_seg_model(**head_kw) -> EukSegModel:
@@ -279,11 +279,11 @@ def test_seg_model_predict_shapes_and_batching():
     seqs = ["ACGTA", "ACGTTGCAAGGCTTAACG" * 13 + "A", "N" * 33, "acgtACGTnnnnnnnnnnnnRYKM" * 9]
     probs = model.predict_batch(seqs, batch_size=2)
     for s, p in zip(seqs, probs):
-        assert p.shape == (len(s), len(CLASSES)) and p.dtype == np.float32
+        assert p.shape == (len(s), 2 * len(CLASSES)) and p.dtype == np.float32
     alone = [model.predict(s) for s in seqs]
     for p, q in zip(probs, alone):
         assert np.allclose(p, q, atol=1e-5), "padding in a batch changed a prediction"
-    assert model.predict("").shape == (0, 5)
+    assert model.predict("").shape == (0, 10)
     n = model.num_parameters()
     assert n["total"] == sum(p.numel() for p in model.parameters())
 
@@ -310,3 +310,26 @@ def test_seg_model_save_load_roundtrip(tmp_path):
     (tmp_path / "m" / "config.json").write_text(json.dumps({**cfg, "kind": "prok-cds"}))
     with pytest.raises(ModelError, match="kind"):
         EukSegModel.from_pretrained(tmp_path / "m")
+
+
+def test_five_output_configs_still_load(tmp_path):
+    """Models saved before the both-strand head (5 outputs, no n_outputs key) load and predict 5 columns."""
+    model = small_seg_model(n_classes=5)
+    model.save_pretrained(tmp_path / "old")
+    cfg = json.loads((tmp_path / "old" / "config.json").read_text())
+    assert cfg["n_outputs"] == 5
+    del cfg["n_outputs"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(cfg))
+    loaded = EukSegModel.from_pretrained(tmp_path / "old")
+    assert loaded.n_outputs == 5 and loaded.predict("ACGT" * 30).shape == (120, 5)
+    cfg["n_outputs"] = 7
+    (tmp_path / "old" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match="output layout"):
+        EukSegModel.from_pretrained(tmp_path / "old")
+
+
+def test_rc_to_forward_swaps_strands_and_reverses():
+    p = np.arange(3 * 10, dtype=np.float32).reshape(3, 10)
+    f = rc_to_forward(p)
+    assert np.array_equal(f[0, :5], p[2, 5:]) and np.array_equal(f[0, 5:], p[2, :5])
+    assert np.array_equal(rc_to_forward(f), p)

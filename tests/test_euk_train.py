@@ -59,6 +59,22 @@ def test_two_exon_gene_minus_strand_and_reverse_complement_reading():
     assert np.array_equal(y2, y[10:30])
 
 
+def test_both_strand_targets():
+    plus, minus = two_exon_gene("+"), Gene("s", "-", "g9", [Transcript("t9", "lnc_RNA", exons=[(30, 34)])], kind="ncRNA_gene")
+    pseudo = Gene("s", "-", "g8", [Transcript("t8", "transcript", exons=[(2, 3)])], kind="pseudogene", pseudo=True)
+    tracks = {s: strand_track([plus, minus, pseudo], 40, s) for s in "+-"}
+    y, w = window_targets(tracks, 0, 40, "+", outputs=10)
+    assert y.shape == (40, 10)
+    assert np.array_equal(y[:, :5], tracks["+"].labels) and np.array_equal(y[:, 5:], tracks["-"].labels)
+    assert set(np.nonzero(w == 0)[0].tolist()) == rows((2, 3))  # ignored on the opposite strand
+    # read reverse-complemented: the minus track first, everything reversed
+    yr, wr = window_targets(tracks, 0, 40, "-", outputs=10)
+    assert np.array_equal(yr[::-1, :5], y[:, 5:]) and np.array_equal(yr[::-1, 5:], y[:, :5])
+    assert np.array_equal(wr[::-1], w)
+    with pytest.raises(ValueError):
+        window_targets(tracks, 0, 40, "+", outputs=3)
+
+
 def test_lncrna_pseudogene_and_n_bases():
     lnc = Gene("s", "+", "g2", [Transcript("t2", "lnc_RNA", exons=[(3, 6), (10, 15)])], kind="ncRNA_gene")
     pseudo = Gene("s", "+", "g3", [Transcript("t3", "transcript", exons=[(20, 24)])], kind="pseudogene", pseudo=True)
@@ -163,7 +179,7 @@ def test_train_one_epoch_writes_loadable_model_and_resumes_exactly(tmp_path):
     a = run_train_euk(output_dir=str(tmp_path / "a"), epochs=2, **common, **TINY)
     run_train_euk(output_dir=str(tmp_path / "b"), epochs=1, **common, **TINY)
     model = EukSegModel.from_pretrained(tmp_path / "b")
-    assert model.predict("ACGT" * 301).shape == (1204, 5)
+    assert model.predict("ACGT" * 301).shape == (1204, 10)
     cfg = json.loads((tmp_path / "b" / "config.json").read_text())
     assert cfg["kind"] == "euk-seg" and cfg["metadata"]["training"]["epochs_done"] == 1
     b = run_train_euk(output_dir=str(tmp_path / "b"), epochs=2, resume=True, **common)

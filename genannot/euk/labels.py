@@ -16,6 +16,8 @@ the UTRs the exonic bases before the CDS start / after the CDS end *in transcrip
 
 Arrays are in forward-strand coordinates (0-based index i = base i+1). A window read on the minus
 strand (reverse-complemented) takes the minus-strand track reversed: `window_targets(..., strand='-')`.
+Targets for the both-strand head (`outputs=10`) are the reading strand's five columns, then the
+opposite strand's five (each in its own transcription direction), reversed together for '-'.
 """
 
 from __future__ import annotations
@@ -112,17 +114,24 @@ def strand_track(genes: Iterable[Gene], length: int, strand: str, *, offset: int
 
 
 def window_targets(
-    tracks: dict[str, StrandTrack], start: int, end: int, strand: str, seq: str | None = None
+    tracks: dict[str, StrandTrack], start: int, end: int, strand: str, seq: str | None = None, *, outputs: int = 5
 ) -> tuple[np.ndarray, np.ndarray]:
     """Targets for the window [start, end) (0-based, forward coordinates) read on `strand`.
 
-    Returns (labels (n, 5) float32, weight (n,) float32) in reading order: for '-' the minus-strand
-    track reversed, matching a reverse-complemented window. `seq` (the window's forward sequence)
-    marks N bases as ignored.
+    Returns (labels (n, outputs) float32, weight (n,) float32) in reading order: for '-' reversed,
+    matching a reverse-complemented window. outputs=5: the reading strand's track; outputs=10: the
+    reading strand's, then the opposite strand's (a base ignored on either strand is ignored).
+    `seq` (the window's forward sequence) marks N bases as ignored.
     """
+    if outputs not in (5, 10):
+        raise ValueError(f"outputs must be 5 or 10, not {outputs}")
     tr = tracks[strand]
     lab = tr.labels[start:end].astype(np.float32)
     w = (~tr.ignore[start:end]).astype(np.float32)
+    if outputs == 10:
+        other = tracks["-" if strand == "+" else "+"]
+        lab = np.concatenate([lab, other.labels[start:end].astype(np.float32)], axis=1)
+        w[other.ignore[start:end]] = 0.0
     if seq is not None:
         b = np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)
         w[(b == ord("N")) | (b == ord("n"))] = 0.0

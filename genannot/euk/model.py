@@ -1,16 +1,22 @@
 """The eukaryotic segmentation model (kind 'euk-seg'): BPE tokenizer + RMT encoder + nucleotide U-Net.
 
     model = EukSegModel.from_pretrained(directory)         # config.json, model.safetensors, tokenizer.json
-    probs = model.predict(window)                          # (len(window), 5) float32 in [0, 1]
+    probs = model.predict(window)                          # (len(window), n_outputs) float32 in [0, 1]
 
-Columns of `probs` (CLASSES): five_prime_UTR, exon, intron, three_prime_UTR, CDS, for the strand
-the window is read on (the forward strand of `window`); all low = intergenic. Reverse-complement
-averaging and whole-chromosome windowing are the caller's (genannot.euk.pipeline); `predict`
-handles one window of any length (the RMT encoder walks its 512-token segments with memory).
+Columns of `probs`: the five CLASSES (five_prime_UTR, exon, intron, three_prime_UTR, CDS; all low =
+intergenic) for the strand the window is read on (the forward strand of `window`), then, when
+`n_outputs` is 10 (the default since the both-strand head), the same five for the opposite strand,
+each strand in its own transcription direction (a minus-strand gene's 5'UTR is column 5 + UTR5).
+Reading the reverse complement therefore predicts the same two tracks with the halves swapped and
+the positions reversed (`rc_to_forward`), so averaging the two passes is exact. Older 5-output
+models predict the reading strand only. Whole-chromosome windowing and reverse-complement averaging
+are genannot.euk.windows'; `predict` handles one window of any length (the RMT encoder walks its
+512-token segments with memory).
 
-A saved directory is Hugging Face-shaped: config.json (kind, classes, encoder = a GENA-LM-style
-BERT config, rmt, head, provenance), model.safetensors (fp16) and tokenizer.json (+ tokenizer_config.json).
-`EukSegModel.from_gena(dir)` starts a model from a GENA-LM checkpoint (its tokenizer and encoder).
+A saved directory is Hugging Face-shaped: config.json (kind, classes, n_outputs, encoder = a
+GENA-LM-style BERT config, rmt, head, provenance), model.safetensors (fp16) and tokenizer.json
+(+ tokenizer_config.json). `EukSegModel.from_gena(dir)` starts a model from a GENA-LM checkpoint
+(its tokenizer and encoder).
 """
 
 from __future__ import annotations
@@ -33,8 +39,17 @@ KIND = "euk-seg"
 MODEL_TYPE = "genannot-euk-seg"
 CLASSES = ("five_prime_UTR", "exon", "intron", "three_prime_UTR", "CDS")
 UTR5, EXON, INTRON, UTR3, CDS = range(5)
-# reverse complement: the 5'UTR and 3'UTR columns swap (transcription direction flips)
+OUTPUT_CHOICES = (5, 10)
+# 5-output models, union of both strands in forward orientation: reading a window reverse-complemented
+# flips transcription direction, so the 5'UTR and 3'UTR columns swap
 RC_PERMUTATION = (UTR3, EXON, INTRON, UTR5, CDS)
+
+
+def rc_to_forward(probs: np.ndarray) -> np.ndarray:
+    """Outputs of a 10-output model on a reverse-complemented window -> the forward window's layout
+    ((+ strand, - strand) per position): positions reversed, the two strand halves swapped."""
+    p = probs[::-1]
+    return np.concatenate([p[:, 5:], p[:, :5]], axis=1)
 
 _NUC_LUT = np.full(256, 4, dtype=np.int64)
 for _i, _c in enumerate("ACGT"):
@@ -52,12 +67,17 @@ class SegConfig:
     rmt: RmtConfig
     head: HeadConfig
 
+    @property
+    def n_outputs(self) -> int:
+        return self.head.n_classes
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": KIND,
             "model_type": MODEL_TYPE,
             "architectures": ["EukSegModel"],
             "classes": list(CLASSES),
+            "n_outputs": self.n_outputs,
             "encoder": self.encoder.to_dict(),
             "rmt": self.rmt.to_dict(),
             "head": self.head.to_dict(),
@@ -69,7 +89,12 @@ class SegConfig:
             raise ModelError(f"config.json kind is {d.get('kind')!r}, expected {KIND!r}")
         if tuple(d.get("classes", CLASSES)) != CLASSES:
             raise ModelError(f"unexpected class list {d.get('classes')}")
-        return cls(EncoderConfig.from_dict(d["encoder"]), RmtConfig.from_dict(d.get("rmt", {})), HeadConfig.from_dict(d.get("head", {})))
+        head = dict(d.get("head", {}))
+        n_out = int(d.get("n_outputs", head.get("n_classes", 5)))  # configs before the both-strand head: 5
+        if n_out not in OUTPUT_CHOICES or int(head.get("n_classes", n_out)) != n_out:
+            raise ModelError(f"unsupported output layout: n_outputs {n_out}, head n_classes {head.get('n_classes')}")
+        head["n_classes"] = n_out
+        return cls(EncoderConfig.from_dict(d["encoder"]), RmtConfig.from_dict(d.get("rmt", {})), HeadConfig.from_dict(head))
 
 
 @dataclass
@@ -88,6 +113,8 @@ class SegBatch:
 class EukSegModel(nn.Module):
     def __init__(self, config: SegConfig, tokenizer: DnaTokenizer) -> None:
         super().__init__()
+        if config.n_outputs not in OUTPUT_CHOICES:
+            raise ModelError(f"n_outputs must be one of {OUTPUT_CHOICES}, not {config.n_outputs}")
         if tokenizer.vocab_size > config.encoder.vocab_size:
             raise ModelError(f"tokenizer has {tokenizer.vocab_size} tokens but the encoder only {config.encoder.vocab_size}")
         self.config = config
@@ -134,9 +161,13 @@ class EukSegModel(nn.Module):
     # ------------------------------------------------------------------ forward / predict
 
     def forward(self, batch: SegBatch, *, carry_memory: bool = True, n_cycles: int | None = None) -> torch.Tensor:
-        """Logits (B, L, 5)."""
+        """Logits (B, L, n_outputs)."""
         states = self.encoder(batch.input_ids, batch.lengths, carry_memory=carry_memory)
         return self.head(states, batch.base_to_token, batch.nuc_ids, batch.softmask, n_cycles=n_cycles, lengths=batch.base_lengths)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.config.n_outputs
 
     @property
     def device(self) -> torch.device:
@@ -152,7 +183,7 @@ class EukSegModel(nn.Module):
         n_cycles: int | None = None,
         softmasks: Sequence[np.ndarray] | None = None,
     ) -> list[np.ndarray]:
-        """Per-base probabilities (len(seq), 5) float32 for each sequence."""
+        """Per-base probabilities (len(seq), n_outputs) float32 for each sequence."""
         was_training = self.training
         self.eval()
         out: list[np.ndarray] = []
@@ -174,9 +205,9 @@ class EukSegModel(nn.Module):
         return out
 
     def predict(self, seq: str, **kw: Any) -> np.ndarray:
-        """Per-base probabilities (len(seq), 5) for one window read on its forward strand."""
+        """Per-base probabilities (len(seq), n_outputs) for one window read on its forward strand."""
         if not seq:
-            return np.zeros((0, len(CLASSES)), dtype=np.float32)
+            return np.zeros((0, self.n_outputs), dtype=np.float32)
         return self.predict_batch([seq], **kw)[0]
 
     # ------------------------------------------------------------------ size

@@ -59,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "nuc_dim": 16,
     "kernel_size": 9,
     "n_cycles": 1,
+    "n_outputs": 10,  # 10: both strands per window (reading, opposite); 5: the reading strand only
     "softmask": "auto",  # True / False / "auto": on when >= 5% of the training bases are soft-masked
     "init_model": None,  # a GENA-LM checkpoint directory, or a euk-seg model directory to fine-tune
     # data
@@ -280,7 +281,8 @@ def evaluate(
     strands: str = "+-",
 ) -> dict[str, Any]:
     """Stranded per-base metrics on `regions`: windows read forward score '+' genes, read
-    reverse-complemented score '-' genes (labels in reading order)."""
+    reverse-complemented score '-' genes (labels in reading order; of a both-strand model's outputs
+    the reading strand's five columns)."""
     from genannot.euk.labels import window_targets
 
     wins = []
@@ -298,7 +300,7 @@ def evaluate(
             preds = model.predict_batch([s for s, _ in inputs], softmasks=[m for _, m in inputs], batch_size=batch_size, carry_memory=carry_memory, n_cycles=n_cycles)
             for (j, a, b), pr in zip(chunk, preds):
                 lab, w = window_targets(data[j].tracks, a, b, strand, data[j].seq[a:b])
-                probs.append(pr)
+                probs.append(pr[:, :5])
                 labs.append(lab)
                 ws.append(w)
     if not probs:
@@ -328,16 +330,16 @@ def _lr_at(step: int, total: int, base: float, warmup: int) -> float:
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
-def _targets_batch(data: list[SeqData], wins: list[tuple[int, int, int, str]], length: int):
+def _targets_batch(data: list[SeqData], wins: list[tuple[int, int, int, str]], length: int, outputs: int = 10):
     import torch
 
     from genannot.euk.labels import window_targets
 
     b = len(wins)
-    y = np.zeros((b, length, 5), dtype=np.float32)
+    y = np.zeros((b, length, outputs), dtype=np.float32)
     w = np.zeros((b, length), dtype=np.float32)
     for i, (j, a, e, strand) in enumerate(wins):
-        lab, wt = window_targets(data[j].tracks, a, e, strand, data[j].seq[a:e])
+        lab, wt = window_targets(data[j].tracks, a, e, strand, data[j].seq[a:e], outputs=outputs)
         y[i, : e - a] = lab
         w[i, : e - a] = wt
     return torch.from_numpy(y), torch.from_numpy(w)
@@ -432,6 +434,7 @@ def build_model(settings: dict[str, Any], train_seqs: Iterable[str], softmask_on
         kernel_size=settings["kernel_size"],
         dropout=settings["head_dropout"],
         n_cycles=settings["n_cycles"],
+        n_classes=settings.get("n_outputs", 10),
     )
     rmt = RmtConfig(settings["num_mem_tokens"], settings["bptt_depth"], settings["segment_tokens"])
     init = settings.get("init_model")
@@ -616,7 +619,7 @@ def run_train_euk(
                 break
             inputs = [window_input(data[j], a, b, s) for j, a, b, s in batch_w]
             batch = model.prepare([s for s, _ in inputs], [m for _, m in inputs])
-            y, wt = _targets_batch(data, batch_w, batch.nuc_ids.shape[1])
+            y, wt = _targets_batch(data, batch_w, batch.nuc_ids.shape[1], model.n_outputs)
             batch, y, wt = batch.to(dev), y.to(dev), wt.to(dev)
             for g in opt.param_groups:
                 g["lr"] = _lr_at(step, total_steps, settings["lr"], settings["warmup_steps"])

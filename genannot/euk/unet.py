@@ -9,7 +9,9 @@
    output cropped back, so the output has exactly one row per base.
 4. Optional recycling: the U-Net runs `n_cycles` times with shared weights, its output features
    projected (zero-initialised 1x1 conv) and added back to its input before each further cycle.
-5. A 1x1 conv to 5 logits per base (sigmoid outside: multi-label, all low = intergenic).
+5. A 1x1 conv to `n_classes` logits per base (sigmoid outside: multi-label, all low = intergenic):
+   10 = five classes for the strand the window is read on, then five for the opposite strand, each
+   in its own transcription direction (genannot.euk.model); 5 = reading strand only (older models).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-N_CLASSES = 5
+N_CLASSES = 10
 NUC_INDEX = {c: i for i, c in enumerate("ACGTN")}
 
 

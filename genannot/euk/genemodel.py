@@ -1,0 +1,580 @@
+"""Explicit gene-structure signal models, estimated from a training annotation and its genome.
+
+    params = GeneModelParams.fit([(fasta, annotation), ...])
+    params.save(model_dir)                       # model_dir/genemodel.npz
+    params = GeneModelParams.load(model_dir)     # a directory or the .npz file itself
+
+What is estimated (all counts with pseudocounts, so any sequence gets a finite score):
+- base composition of the genome (background of every signal model);
+- splice sites: donor -3..+6 around the intron's first base (3 exon + 6 intron bases), acceptor
+  -20..+3 around the exon's first base (20 intron bases ending in the AG + 3 exon bases), each a
+  position-specific Markov chain of order `signal_order` conditioned on the preceding bases, and the
+  counts of every dinucleotide at real donors (GT, GC, AT, ...) and acceptors (AG, AC, ...);
+- start context (Kozak): -9..+5 around the A of ATG, same form;
+- stop codon usage (TAA, TAG, TGA);
+- an in-frame coding Markov chain of order `coding_order` (5: hexamers), one per codon position,
+  against a non-coding background chain of the same order (introns and intergenic, both strands);
+- lengths (raw, for histograms and quantiles): CDS exons (initial, internal, terminal, single),
+  introns (coding genes), intron phases, UTR exons, lncRNA exons and introns, intergenic gaps.
+
+Training units: every unique splice site of coding and lncRNA transcripts; for everything else
+one representative transcript per gene (genannot.euk.labels.representative_transcript). Coding
+transcripts count for start/stop/coding only when their spliced CDS is a whole ORF (ATG ... stop,
+length a multiple of 3, no internal stop; a CDS that stops one codon short of its stop is extended).
+
+Scores are natural-log odds against the background, computed for every position of a sequence at
+once (`donor_scores`, `acceptor_scores`, `start_scores`, `stop_scores`, `coding_scores`); base codes
+are A C G T N = 0 1 2 3 4 (`encode`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from genannot.errors import InputError, ModelError
+from genannot.features import Gene, Transcript
+
+log = logging.getLogger("genannot.euk.genemodel")
+
+FILE_NAME = "genemodel.npz"
+FORMAT_VERSION = 1
+STOPS = ("TAA", "TAG", "TGA")
+CANONICAL_DONORS = frozenset({"GT", "GC", "AT"})
+CANONICAL_ACCEPTORS = frozenset({"AG", "AC"})
+DONOR_WINDOW = (3, 9)  # (bases before the reference point, window length): -3..+6
+ACCEPTOR_WINDOW = (20, 23)  # -20..+3
+START_WINDOW = (9, 15)  # -9..+5
+LENGTH_KINDS = (
+    "cds_initial", "cds_internal", "cds_terminal", "cds_single", "intron", "utr5_exon", "utr3_exon",
+    "lnc_exon", "lnc_intron", "intergenic",
+)
+
+_LUT = np.full(256, 4, dtype=np.uint8)
+for _i, _c in enumerate("ACGT"):
+    _LUT[ord(_c)] = _i
+    _LUT[ord(_c.lower())] = _i
+
+
+def encode(seq: str) -> np.ndarray:
+    """A C G T (either case) -> 0 1 2 3, anything else -> 4, as uint8."""
+    return _LUT[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)]
+
+
+def revcomp_codes(codes: np.ndarray) -> np.ndarray:
+    """Reverse complement of encoded bases (N stays N)."""
+    rc = np.where(codes < 4, 3 - codes, 4).astype(np.uint8)
+    return rc[::-1].copy()
+
+
+def kmer_index(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(index, valid): index[t] of the k-mer ending at t (bases t-k+1..t, first base most
+    significant); valid is False where the k-mer runs off the start or holds an N."""
+    n = len(codes)
+    idx = np.zeros(n, dtype=np.int64)
+    valid = np.ones(n, dtype=bool)
+    c = codes.astype(np.int64)
+    for j in range(k):
+        shift = k - 1 - j  # base t - shift
+        part = np.zeros(n, dtype=np.int64)
+        part[shift:] = c[: n - shift] if shift else c
+        idx = idx * 4 + np.where(part < 4, part, 0)
+        bad = np.ones(n, dtype=bool)
+        bad[shift:] = c[: n - shift] >= 4 if shift else c >= 4
+        valid &= ~bad
+    return idx, valid
+
+
+# ----------------------------------------------------------------------------- signal models
+
+
+@dataclass
+class SignalModel:
+    """Position-specific Markov chain over a window of `length` bases, `offset` bases of which lie
+    before the reference point; `logp[j, context, base]` with the `order` preceding bases as context."""
+
+    offset: int
+    length: int
+    order: int
+    logp: np.ndarray  # (length, 4**order, 4)
+
+    @classmethod
+    def fit(cls, windows: np.ndarray, offset: int, length: int, order: int, pseudo: float = 1.0) -> "SignalModel":
+        """`windows` (n, order + length) uint8 codes without N: `order` context bases, then the window."""
+        counts = np.full((length, 4**order, 4), pseudo, dtype=np.float64)
+        if len(windows):
+            for j in range(length):
+                ctx = np.zeros(len(windows), dtype=np.int64)
+                for m in range(order):
+                    ctx = ctx * 4 + windows[:, j + m]
+                np.add.at(counts[j], (ctx, windows[:, order + j].astype(np.int64)), 1.0)
+        return cls(offset, length, order, np.log(counts / counts.sum(axis=2, keepdims=True)))
+
+    def score(self, codes: np.ndarray, log_bg: np.ndarray) -> np.ndarray:
+        """Log-odds (float32) of the window with its reference point at every position t;
+        -inf where the window (with its context) runs off the sequence or holds an N."""
+        n = len(codes)
+        out = np.zeros(n, dtype=np.float64)
+        k = self.order
+        idx, valid = kmer_index(codes, k + 1)  # (context, base) ending at each position
+        c = np.where(codes < 4, codes, 0).astype(np.int64)
+        for j in range(self.length):
+            shift = j - self.offset  # window base j sits at t + shift
+            table = (self.logp[j] - log_bg[None, :]).reshape(-1)  # index: context * 4 + base
+            if k == 0:
+                vals = table[c]
+                ok = codes < 4
+            else:
+                vals = table[idx]
+                ok = valid
+            out += _shift(vals, shift, 0.0)
+            out[~_shift(ok, shift, False)] = -np.inf
+        return out.astype(np.float32)
+
+
+def _shift(a: np.ndarray, shift: int, fill: Any) -> np.ndarray:
+    """b[t] = a[t + shift] (fill outside)."""
+    n = len(a)
+    b = np.full(n, fill, dtype=a.dtype)
+    if shift >= 0:
+        if shift < n:
+            b[: n - shift] = a[shift:]
+    elif -shift < n:
+        b[-shift:] = a[: n + shift]
+    return b
+
+
+# ----------------------------------------------------------------------------- the parameter set
+
+
+@dataclass
+class GeneModelParams:
+    log_bg: np.ndarray  # (4,) base composition
+    donor: SignalModel
+    acceptor: SignalModel
+    start: SignalModel
+    stop_logp: np.ndarray  # (3,) log usage of STOPS
+    coding: np.ndarray  # (3, 4**order, 4) log P(base | context, codon position of the base)
+    noncoding: np.ndarray  # (4**order, 4)
+    donor_pairs: dict[str, int]  # dinucleotide counts at real donors (intron's first two bases)
+    acceptor_pairs: dict[str, int]  # ... at real acceptors (intron's last two bases)
+    lengths: dict[str, np.ndarray] = field(default_factory=dict)
+    intron_phases: np.ndarray = field(default_factory=lambda: np.ones(3))  # counts of phase 0/1/2 introns
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def coding_order(self) -> int:
+        return int(round(np.log(self.noncoding.shape[0]) / np.log(4)))
+
+    # ------------------------------------------------------------------ scores
+
+    def allowed_pairs(self, kind: str, min_count: int = 1, canonical: bool = True) -> set[str]:
+        """Dinucleotides seen at >= `min_count` real donors / acceptors; with `canonical`, only the
+        spliceosomal ones (GT, GC, AT donors; AG, AC acceptors): the rest are mostly annotation noise."""
+        pairs = self.donor_pairs if kind == "donor" else self.acceptor_pairs
+        ok = CANONICAL_DONORS if kind == "donor" else CANONICAL_ACCEPTORS
+        return {p for p, n in pairs.items() if n >= min_count and "N" not in p and (p in ok or not canonical)}
+
+    def donor_scores(self, codes: np.ndarray, splice_filter: bool = True) -> np.ndarray:
+        """Log-odds that an intron starts at t (first intron base); -inf at disallowed dinucleotides
+        when `splice_filter`."""
+        s = self.donor.score(codes, self.log_bg)
+        if splice_filter:
+            s[~_pair_mask(codes, self.allowed_pairs("donor"), 0)] = -np.inf
+        return s
+
+    def acceptor_scores(self, codes: np.ndarray, splice_filter: bool = True) -> np.ndarray:
+        """Log-odds that an exon starts at t after an intron ending at t-1 (the AG at t-2, t-1)."""
+        s = self.acceptor.score(codes, self.log_bg)
+        if splice_filter:
+            s[~_pair_mask(codes, self.allowed_pairs("acceptor"), -2)] = -np.inf
+        return s
+
+    def start_scores(self, codes: np.ndarray) -> np.ndarray:
+        """Log-odds of a start codon (ATG at t..t+2) with its context; -inf elsewhere."""
+        s = self.start.score(codes, self.log_bg)
+        s[~_pair_mask(codes, {"ATG"}, 0)] = -np.inf
+        return s
+
+    def stop_scores(self, codes: np.ndarray) -> np.ndarray:
+        """Log-odds of a stop codon at t..t+2 (usage against background composition); -inf elsewhere."""
+        out = np.full(len(codes), -np.inf, dtype=np.float32)
+        for codon, lp in zip(STOPS, self.stop_logp):
+            m = _pair_mask(codes, {codon}, 0)
+            out[m] = lp - sum(self.log_bg[encode(codon)])
+        return out
+
+    def coding_scores(self, codes: np.ndarray) -> np.ndarray:
+        """(3, L) float32: log-odds of base t being at codon position k (0, 1, 2) of a coding frame
+        read left to right, against the non-coding chain; 0 where the context holds an N."""
+        k = self.coding_order
+        idx, valid = kmer_index(codes, k + 1)
+        lo = self.coding.reshape(3, -1) - self.noncoding.reshape(1, -1)
+        out = lo[:, idx].astype(np.float32)
+        out[:, ~valid] = 0.0
+        return out
+
+    # ------------------------------------------------------------------ lengths
+
+    def length_quantile(self, kind: str, q: float, default: float) -> float:
+        a = self.lengths.get(kind)
+        return float(np.quantile(a, q)) if a is not None and len(a) else default
+
+    def mean_length(self, kind: str, default: float) -> float:
+        a = self.lengths.get(kind)
+        return float(np.mean(a)) if a is not None and len(a) else default
+
+    def histogram(self, kind: str, bins: int = 30) -> tuple[np.ndarray, np.ndarray]:
+        """(counts, log-spaced bin edges) of a length distribution."""
+        a = self.lengths.get(kind, np.zeros(0))
+        hi = max(10.0, float(a.max()) if len(a) else 10.0)
+        edges = np.unique(np.round(np.logspace(0, np.log10(hi + 1), bins + 1)))
+        return np.histogram(a, bins=edges)[0], edges
+
+    # ------------------------------------------------------------------ save / load
+
+    def save(self, directory: str | Path) -> Path:
+        """Write `genemodel.npz` into `directory` (created if needed); returns the file path."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "kind": "euk-genemodel",
+            "donor": [self.donor.offset, self.donor.length, self.donor.order],
+            "acceptor": [self.acceptor.offset, self.acceptor.length, self.acceptor.order],
+            "start": [self.start.offset, self.start.length, self.start.order],
+            "stops": list(STOPS),
+            "donor_pairs": self.donor_pairs,
+            "acceptor_pairs": self.acceptor_pairs,
+            "stats": self.stats,
+        }
+        arrays = {
+            "log_bg": self.log_bg, "donor": self.donor.logp, "acceptor": self.acceptor.logp, "start": self.start.logp,
+            "stop_logp": self.stop_logp, "coding": self.coding.astype(np.float32), "noncoding": self.noncoding.astype(np.float32),
+            "intron_phases": self.intron_phases,
+        }
+        for k, v in self.lengths.items():
+            arrays[f"length_{k}"] = np.asarray(v, dtype=np.int64)
+        path = d / FILE_NAME
+        tmp = d / (FILE_NAME + ".tmp.npz")
+        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "GeneModelParams":
+        """From a model directory holding genemodel.npz, or the file itself."""
+        p = Path(path)
+        if p.is_dir():
+            p = p / FILE_NAME
+        if not p.is_file():
+            raise ModelError(f"{p}: no gene-structure model ({FILE_NAME})")
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                arr = {k: z[k] for k in z.files if k != "meta"}
+        except (OSError, ValueError, KeyError) as e:
+            raise ModelError(f"{p}: not a readable gene-structure model: {e}") from None
+        if meta.get("kind") != "euk-genemodel" or meta.get("format_version") != FORMAT_VERSION:
+            raise ModelError(f"{p}: unsupported gene-structure model (kind {meta.get('kind')!r}, version {meta.get('format_version')})")
+
+        def sig(name: str) -> SignalModel:
+            off, length, order = meta[name]
+            return SignalModel(off, length, order, arr[name].astype(np.float64))
+
+        return cls(
+            log_bg=arr["log_bg"], donor=sig("donor"), acceptor=sig("acceptor"), start=sig("start"),
+            stop_logp=arr["stop_logp"], coding=arr["coding"].astype(np.float64), noncoding=arr["noncoding"].astype(np.float64),
+            donor_pairs={k: int(v) for k, v in meta["donor_pairs"].items()},
+            acceptor_pairs={k: int(v) for k, v in meta["acceptor_pairs"].items()},
+            lengths={k[len("length_"):]: v for k, v in arr.items() if k.startswith("length_")},
+            intron_phases=arr["intron_phases"], stats=meta.get("stats", {}),
+        )
+
+    # ------------------------------------------------------------------ fitting
+
+    @classmethod
+    def fit(
+        cls,
+        genomes_and_annotations: Iterable[tuple[str | Path, str | Path]],
+        *,
+        coding_order: int = 5,
+        signal_order: int = 1,
+        pseudo: float = 1.0,
+        backoff: float = 16.0,
+    ) -> "GeneModelParams":
+        """Estimate every model from (FASTA, annotation) pairs (sequence ids must match).
+
+        The Markov chains are interpolated: each order's estimate is shrunk towards the next lower
+        order's with weight `backoff` pseudo-observations, so rare contexts fall back on shorter ones."""
+        from genannot.io.annotation import read_annotation
+        from genannot.io.fasta import read_fasta
+
+        acc = _Accumulator(coding_order, signal_order, backoff)
+        files = []
+        for fa, ann in genomes_and_annotations:
+            genes = read_annotation(ann)
+            files.append([str(fa), str(ann)])
+            n = 0
+            for rec in read_fasta(fa):
+                if rec.id in genes:
+                    acc.add(rec.seq, genes[rec.id])
+                    n += 1
+            if not n:
+                raise InputError(f"{ann}: none of its sequence ids is in {fa}")
+        if acc.n_orfs == 0:
+            raise InputError("no complete coding transcript (ATG ... stop) in the training annotation: cannot fit a gene model")
+        return acc.finish(pseudo, files)
+
+
+def _pair_mask(codes: np.ndarray, words: set[str], offset: int) -> np.ndarray:
+    """True at t where the word starting at t + offset is one of `words` (all the same length)."""
+    n = len(codes)
+    m = np.zeros(n, dtype=bool)
+    for w in words:
+        hit = np.ones(n, dtype=bool)
+        for j, b in enumerate(encode(w)):
+            hit &= _shift(codes == b, offset + j, False)
+        m |= hit
+    return m
+
+
+# ----------------------------------------------------------------------------- fitting
+
+
+def _exons(t: Transcript) -> list[tuple[int, int]]:
+    return sorted(t.exons or t.cds)
+
+
+class _Accumulator:
+    def __init__(self, coding_order: int, signal_order: int, backoff: float) -> None:
+        self.k = coding_order
+        self.backoff = backoff
+        self.so = signal_order
+        self.base_counts = np.zeros(4)
+        self.coding = np.zeros((3, 4 ** (self.k + 1)))
+        self.noncoding = np.zeros(4 ** (self.k + 1))
+        self.donor_w: list[np.ndarray] = []
+        self.acc_w: list[np.ndarray] = []
+        self.start_w: list[np.ndarray] = []
+        self.stops = np.zeros(3)
+        self.donor_pairs: dict[str, int] = {}
+        self.acceptor_pairs: dict[str, int] = {}
+        self.lengths: dict[str, list[int]] = {k: [] for k in LENGTH_KINDS}
+        self.phases = np.zeros(3)
+        self.n_orfs = 0
+        self.n_coding_genes = 0
+        self.n_lnc_genes = 0
+        self.n_utr5 = 0
+        self.n_utr3 = 0
+        self.bp = 0
+        self.genic_bp = 0
+
+    # strand-oriented access: a transcript's sequence in transcription direction
+    def add(self, seq: str, genes: list[Gene]) -> None:
+        from genannot.euk.labels import representative_transcript
+
+        codes = encode(seq)
+        n = len(codes)
+        rc = revcomp_codes(codes)
+        self.bp += int(np.sum(codes < 4))
+        self.base_counts += np.bincount(codes[codes < 4], minlength=4)[:4]
+        genic = np.zeros(n, dtype=bool)
+        exonic = np.zeros(n, dtype=bool)
+        spans = []
+
+        def oriented(strand: str, a: int, b: int) -> np.ndarray:
+            """Bases a..b (1-based closed, forward) in transcription order."""
+            if strand == "+":
+                return codes[a - 1 : b]
+            return rc[n - b : n - a + 1]
+
+        def window(strand: str, pos: int, before: int, length: int) -> np.ndarray | None:
+            """`order` + `length` bases around transcription-order position `pos` (0-based in the
+            oriented sequence, reference point) or None when off the end / holding N."""
+            lo = pos - before - self.so
+            hi = pos - before + length
+            src = codes if strand == "+" else rc
+            if lo < 0 or hi > n:
+                return None
+            w = src[lo:hi]
+            return None if (w >= 4).any() else w
+
+        def opos(strand: str, forward_1based: int) -> int:
+            """0-based position in the oriented sequence of a forward 1-based base."""
+            return forward_1based - 1 if strand == "+" else n - forward_1based
+
+        seen_sites: set[tuple] = set()
+        for g in genes:
+            genic[max(0, g.start - 1) : g.end] = True
+            spans.append((g.start, g.end))
+            for t in g.transcripts:
+                ex = _exons(t)
+                for s, e in ex:
+                    exonic[s - 1 : e] = True
+                if not (t.cds or t.biotype == "lnc_RNA"):
+                    continue
+                for (_, e1), (s2, _) in zip(ex, ex[1:]):
+                    if s2 - e1 - 1 < 4:
+                        continue
+                    if g.strand == "+":
+                        d_ref, a_ref = opos("+", e1 + 1), opos("+", s2)  # intron's first base / exon's first base
+                    else:
+                        d_ref, a_ref = opos("-", s2 - 1), opos("-", e1)
+                    key = (g.strand, d_ref, a_ref)
+                    if key in seen_sites:
+                        continue
+                    seen_sites.add(key)
+                    src = codes if g.strand == "+" else rc
+                    dpair = _word(src[d_ref : d_ref + 2])
+                    apair = _word(src[a_ref - 2 : a_ref])
+                    self.donor_pairs[dpair] = self.donor_pairs.get(dpair, 0) + 1
+                    self.acceptor_pairs[apair] = self.acceptor_pairs.get(apair, 0) + 1
+                    w = window(g.strand, d_ref, *DONOR_WINDOW)
+                    if w is not None:
+                        self.donor_w.append(w)
+                    w = window(g.strand, a_ref, *ACCEPTOR_WINDOW)
+                    if w is not None:
+                        self.acc_w.append(w)
+            rep = representative_transcript(g)
+            if rep is None:
+                continue
+            ex = _exons(rep)
+            introns = [(e1 + 1, s2 - 1) for (_, e1), (s2, _) in zip(ex, ex[1:]) if s2 - e1 > 1]
+            if not rep.cds:
+                self.n_lnc_genes += 1
+                self.lengths["lnc_exon"].extend(e - s + 1 for s, e in ex)
+                self.lengths["lnc_intron"].extend(e - s + 1 for s, e in introns)
+                continue
+            self.n_coding_genes += 1
+            self.lengths["intron"].extend(e - s + 1 for s, e in introns)
+            self._add_coding(g, rep, oriented, window, opos)
+        self.genic_bp += int(genic.sum())
+        # intergenic gaps between gene spans (sequence ends count as edges)
+        merged = []
+        for s, e in sorted(spans):
+            if merged and s <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        for (_, e1), (s2, _) in zip(merged, merged[1:]):
+            self.lengths["intergenic"].append(s2 - e1 - 1)
+        # non-coding background: every base outside any annotated exon, both strands
+        nc = codes.copy()
+        nc[exonic] = 4
+        for src in (nc, revcomp_codes(nc)):
+            idx, valid = kmer_index(src, self.k + 1)
+            self.noncoding += np.bincount(idx[valid], minlength=len(self.noncoding))
+
+    def _add_coding(self, g: Gene, t: Transcript, oriented, window, opos) -> None:
+        cds = sorted(t.cds)
+        if g.strand == "-":
+            cds = cds[::-1]
+        parts = [oriented(g.strand, s, e) for s, e in cds]
+        spliced = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
+        stop_codes = {tuple(encode(s)): i for i, s in enumerate(STOPS)}
+        # lengths of CDS pieces and UTR presence
+        lens = [e - s + 1 for s, e in cds]
+        if len(lens) == 1:
+            self.lengths["cds_single"].append(lens[0])
+        else:
+            self.lengths["cds_initial"].append(lens[0])
+            self.lengths["cds_internal"].extend(lens[1:-1])
+            self.lengths["cds_terminal"].append(lens[-1])
+        done = 0
+        for L in lens[:-1]:
+            done += L
+            self.phases[done % 3] += 1
+        ex = _exons(t)
+        lo, hi = min(s for s, _ in t.cds), max(e for _, e in t.cds)
+        left = [(s, min(e, lo - 1)) for s, e in ex if s < lo]
+        right = [(max(s, hi + 1), e) for s, e in ex if e > hi]
+        u5, u3 = (left, right) if g.strand == "+" else (right, left)
+        if u5:
+            self.n_utr5 += 1
+            self.lengths["utr5_exon"].extend(e - s + 1 for s, e in u5)
+        if u3:
+            self.n_utr3 += 1
+            self.lengths["utr3_exon"].extend(e - s + 1 for s, e in u3)
+        # a whole ORF? (extend by one codon when the annotation stops short of its stop)
+        if len(spliced) % 3 or len(spliced) < 6 or (spliced >= 4).any():
+            return
+        end_fwd = cds[-1][1] if g.strand == "+" else cds[-1][0]
+        last = tuple(spliced[-3:])
+        if last not in stop_codes:
+            p = opos(g.strand, end_fwd) + 1
+            nxt = window(g.strand, p, 0, 3)
+            if nxt is None or tuple(nxt[self.so :]) not in stop_codes:
+                return
+            spliced = np.concatenate([spliced, nxt[self.so :]])
+            last = tuple(spliced[-3:])
+        codons = spliced[:-3].reshape(-1, 3)
+        if tuple(spliced[:3]) != (0, 3, 2):  # ATG
+            return
+        if any(tuple(c) in stop_codes for c in codons):
+            return
+        self.n_orfs += 1
+        self.stops[stop_codes[last]] += 1
+        start_fwd = cds[0][0] if g.strand == "+" else cds[0][1]
+        w = window(g.strand, opos(g.strand, start_fwd), *START_WINDOW)
+        if w is not None:
+            self.start_w.append(w)
+        body = spliced[:-3]
+        idx, valid = kmer_index(body, self.k + 1)
+        phase = np.arange(len(body)) % 3
+        for k in range(3):
+            sel = valid & (phase == k)
+            self.coding[k] += np.bincount(idx[sel], minlength=self.coding.shape[1])
+
+    def finish(self, pseudo: float, files: list) -> GeneModelParams:
+        bg = (self.base_counts + pseudo) / (self.base_counts + pseudo).sum()
+        log_bg = np.log(bg)
+
+        def sig(ws: list[np.ndarray], spec: tuple[int, int]) -> SignalModel:
+            arr = np.stack(ws) if ws else np.zeros((0, self.so + spec[1]), dtype=np.uint8)
+            return SignalModel.fit(arr, spec[0], spec[1], self.so, pseudo)
+
+        def chain(counts: np.ndarray) -> np.ndarray:
+            return np.log(_interpolated(counts.reshape(*counts.shape[:-1], -1, 4), self.k, self.backoff))
+
+        stats = {
+            "files": files, "bp": self.bp, "genic_bp": self.genic_bp, "coding_genes": self.n_coding_genes,
+            "lnc_genes": self.n_lnc_genes, "complete_orfs": self.n_orfs, "utr5_transcripts": self.n_utr5,
+            "utr3_transcripts": self.n_utr3, "donor_sites": len(self.donor_w), "acceptor_sites": len(self.acc_w),
+            "start_sites": len(self.start_w), "coding_order": self.k, "signal_order": self.so,
+        }
+        log.info("gene model: %d coding genes (%d whole ORFs), %d lncRNA genes, %d donors, %d acceptors", self.n_coding_genes, self.n_orfs, self.n_lnc_genes, len(self.donor_w), len(self.acc_w))
+        stop = (self.stops + pseudo) / (self.stops + pseudo).sum()
+        return GeneModelParams(
+            log_bg=log_bg, donor=sig(self.donor_w, DONOR_WINDOW), acceptor=sig(self.acc_w, ACCEPTOR_WINDOW),
+            start=sig(self.start_w, START_WINDOW), stop_logp=np.log(stop),
+            coding=chain(self.coding), noncoding=chain(self.noncoding),
+            donor_pairs=dict(sorted(self.donor_pairs.items())), acceptor_pairs=dict(sorted(self.acceptor_pairs.items())),
+            lengths={k: np.asarray(v, dtype=np.int64) for k, v in self.lengths.items()},
+            intron_phases=self.phases.copy(), stats=stats,
+        )
+
+
+def _interpolated(counts: np.ndarray, k: int, alpha: float) -> np.ndarray:
+    """P(base | k preceding bases) from counts (..., 4**k, 4), each order smoothed towards the one
+    below: P_j = (n_j + alpha * P_{j-1}) / (N_j + alpha), P_-1 uniform."""
+    lead = counts.shape[:-2]
+    levels = [counts]
+    for _ in range(k):
+        c = levels[-1]
+        levels.append(c.reshape(*lead, 4, c.shape[-2] // 4, 4).sum(axis=-3))  # drop the oldest base
+    p = np.full((*lead, 1, 4), 0.25)
+    for c in reversed(levels):
+        reps = c.shape[-2] // p.shape[-2]
+        prior = np.tile(p, (*([1] * len(lead)), reps, 1))  # context index: oldest base most significant
+        p = (c + alpha * prior) / (c.sum(axis=-1, keepdims=True) + alpha)
+    return p
+
+
+def _word(codes: np.ndarray) -> str:
+    return "".join("ACGTN"[int(c)] for c in codes)

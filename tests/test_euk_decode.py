@@ -1,0 +1,406 @@
+"""Gene-structure signal models (fit / save / load) and the structured and heuristic decoders, on
+synthetic genomes with planted genes of known structure."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+import pytest
+
+from genannot.errors import ModelError
+from genannot.euk.decode import DecodeOptions, GeneHMM, decode_heuristic, decode_record
+from genannot.euk.genemodel import FILE_NAME, GeneModelParams, encode
+from genannot.euk.labels import strand_track
+from genannot.features import Gene, Transcript
+from genannot.io.seqout import reverse_complement, translate
+
+# a strongly biased codon usage, so that a small training set gives a sharp coding model
+CODONS = ["GCC", "CTG", "GAG", "AAG", "GTG", "ATC", "CAG", "GAC", "TTC", "AGC", "ACC", "CGC", "AAC", "TAC", "GGC", "CCC", "ATG", "TGG", "CAC", "TGC"]
+STOPS = ["TAA", "TAG", "TGA"]
+
+
+class Builder:
+    """Random sequence with planted genes (1-based closed coordinates, as genannot.features)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.parts: list[str] = []
+        self.pos = 0
+        self.genes: list[Gene] = []
+
+    def random(self, n: int, alphabet: str = "ACGT") -> str:
+        return "".join(self.rng.choice(alphabet) for _ in range(n))
+
+    def add(self, s: str) -> None:
+        self.parts.append(s)
+        self.pos += len(s)
+
+    def intergenic(self, n: int) -> None:
+        self.add(self.random(n))
+
+    def intron(self, n: int) -> str:
+        return "GTAAGT" + self.random(n - 18, "AAATTTCG") + "TTTTCCTTTCAG"
+
+    def gene(self, strand: str, cds_pieces: list[int], *, utr5: int = 0, utr3: int = 0, introns: list[int] | None = None,
+             coding: bool = True, gid: str | None = None) -> Gene:
+        """A gene whose CDS (ATG ... stop, stop included) is split into pieces of these lengths."""
+        total = sum(cds_pieces)
+        assert total % 3 == 0
+        cds = "ATG" + "".join(self.rng.choice(CODONS) for _ in range(total // 3 - 2)) + self.rng.choice(STOPS)
+        if not coding:
+            cds = self.random(total, "ACGT").replace("ATG", "ACG")
+        introns = introns or [self.rng.randint(120, 300) for _ in cds_pieces[1:]]
+        u5 = self.random(utr5).replace("ATG", "ACG") if utr5 else ""
+        u3 = self.random(utr3) if utr3 else ""
+        kozak = "" if utr5 >= 6 else "GCCACC"
+        if utr5 >= 6:
+            u5 = u5[:-6] + "GCCACC"
+        # assemble in transcription order
+        seq, exons, cdsiv = kozak + u5, [], []
+        x0 = len(kozak)
+        at = 0
+        for k, n in enumerate(cds_pieces):
+            piece = cds[at : at + n]
+            at += n
+            start = len(seq)
+            seq += piece
+            cdsiv.append((start, len(seq)))
+            if k < len(cds_pieces) - 1:
+                exons.append((x0, len(seq)))
+                seq += self.intron(introns[k])
+                x0 = len(seq)
+        seq += u3
+        exons.append((x0, len(seq)))
+        L = len(seq)
+        if strand == "-":
+            seq = reverse_complement(seq)
+            exons = [(L - b, L - a) for a, b in exons]
+            cdsiv = [(L - b, L - a) for a, b in cdsiv]
+        off = self.pos
+        tx = Transcript(f"t{len(self.genes)}", "mRNA" if coding else "lnc_RNA",
+                        exons=sorted((off + a + 1, off + b) for a, b in exons),
+                        cds=sorted((off + a + 1, off + b) for a, b in cdsiv) if coding else [])
+        g = Gene("chr", strand, gid or f"g{len(self.genes)}", [tx], kind="gene" if coding else "ncRNA_gene")
+        self.genes.append(g)
+        self.add(seq)
+        return g
+
+    @property
+    def seq(self) -> str:
+        return "".join(self.parts)
+
+
+def training_genome(seed: int = 1, n: int = 40) -> Builder:
+    b = Builder(seed)
+    for i in range(n):
+        b.intergenic(b.rng.randint(1500, 3000))
+        pieces = [3 * b.rng.randint(30, 120) for _ in range(b.rng.randint(1, 4))]
+        b.gene("+-"[i % 2], pieces, utr5=b.rng.choice([0, 60]), utr3=b.rng.choice([0, 120]))
+    b.intergenic(2000)
+    return b
+
+
+def write_pair(tmp_path, b: Builder, name: str = "train"):
+    fa, gff = tmp_path / f"{name}.fa", tmp_path / f"{name}.gff3"
+    s = b.seq
+    fa.write_text(">chr\n" + "\n".join(s[i : i + 80] for i in range(0, len(s), 80)) + "\n")
+    lines = ["##gff-version 3"]
+    for g in b.genes:
+        t = g.transcripts[0]
+        lines.append(f"chr\tt\tgene\t{g.start}\t{g.end}\t.\t{g.strand}\t.\tID={g.id}")
+        lines.append(f"chr\tt\t{t.biotype}\t{g.start}\t{g.end}\t.\t{g.strand}\t.\tID={t.id};Parent={g.id}")
+        for a, e in t.exons:
+            lines.append(f"chr\tt\texon\t{a}\t{e}\t.\t{g.strand}\t.\tParent={t.id}")
+        for a, e in t.cds:
+            lines.append(f"chr\tt\tCDS\t{a}\t{e}\t.\t{g.strand}\t0\tParent={t.id}")
+    gff.write_text("\n".join(lines) + "\n")
+    return fa, gff
+
+
+@pytest.fixture(scope="module")
+def params(tmp_path_factory) -> GeneModelParams:
+    d = tmp_path_factory.mktemp("gm")
+    fa, gff = write_pair(d, training_genome())
+    return GeneModelParams.fit([(fa, gff)])
+
+
+def tracks_for(genes: list[Gene], length: int, hi: float = 0.95) -> np.ndarray:
+    t = {s: strand_track(genes, length, s).labels for s in "+-"}
+    return (np.stack([t["+"], t["-"]], axis=1) * (2 * hi - 1) + (1 - hi)).astype(np.float32)
+
+
+def structure(genes: list[Gene]) -> list[tuple]:
+    return sorted((g.strand, g.kind, g.transcripts[0].biotype, tuple(g.transcripts[0].exons), tuple(g.transcripts[0].cds)) for g in genes)
+
+
+def check_orf(seq: str, g: Gene) -> None:
+    t = g.transcripts[0]
+    cds = "".join(seq[a - 1 : b] for a, b in t.cds)
+    if g.strand == "-":
+        cds = reverse_complement(cds)
+    assert len(cds) % 3 == 0, (g.id, t.cds)
+    protein = translate(cds, table=1)  # the final stop is removed
+    assert cds[:3] == "ATG" and cds[-3:] in STOPS and "*" not in protein, (g.id, protein)
+
+
+# ----------------------------------------------------------------------------- gene model
+
+
+def test_fit_save_load_roundtrip(tmp_path, params):
+    assert params.allowed_pairs("donor") == {"GT"} and params.allowed_pairs("acceptor") == {"AG"}
+    assert params.stats["complete_orfs"] == 40 and params.stats["coding_genes"] == 40
+    assert params.intron_phases.sum() == sum(len(v) for v in [params.lengths["intron"]])
+    assert len(params.lengths["cds_single"]) + len(params.lengths["cds_initial"]) == 40
+    path = params.save(tmp_path / "model")
+    assert path.name == FILE_NAME
+    back = GeneModelParams.load(tmp_path / "model")
+    for name in ("log_bg", "stop_logp", "intron_phases"):
+        np.testing.assert_allclose(getattr(back, name), getattr(params, name))
+    np.testing.assert_allclose(back.coding, params.coding, atol=1e-6)
+    assert back.donor_pairs == params.donor_pairs and back.stats == params.stats
+    for k, v in params.lengths.items():
+        assert np.array_equal(back.lengths[k], v)
+    codes = encode(training_genome(7, 3).seq)
+    for f in ("donor_scores", "acceptor_scores", "start_scores", "stop_scores", "coding_scores"):
+        np.testing.assert_allclose(getattr(back, f)(codes), getattr(params, f)(codes), atol=1e-5)
+    counts, edges = back.histogram("intron", bins=10)
+    assert counts.sum() == len(back.lengths["intron"]) and len(edges) == len(counts) + 1
+    (tmp_path / "bad").mkdir()
+    with pytest.raises(ModelError):
+        GeneModelParams.load(tmp_path / "bad")
+    (tmp_path / "bad" / FILE_NAME).write_bytes(b"not a zip")
+    with pytest.raises(ModelError):
+        GeneModelParams.load(tmp_path / "bad")
+
+
+def test_signal_scores_sit_on_the_sites(params):
+    b = Builder(3)
+    b.intergenic(500)
+    g = b.gene("+", [150, 201], introns=[200])
+    b.intergenic(500)
+    codes = encode(b.seq)
+    t = g.transcripts[0]
+    (e1s, e1e), (e2s, _) = t.exons
+    don, acc = params.donor_scores(codes), params.acceptor_scores(codes)
+    assert don[e1e] > 5 and acc[e2s - 1] > 5  # intron's first base, next exon's first base (0-based)
+    gt = (codes[:-1] == 2) & (codes[1:] == 3)
+    assert np.isinf(don[:-1][~gt]).all() and np.isfinite(don[:-1][gt]).any()
+    assert don[e1e] == don[np.isfinite(don)].max()
+    assert params.start_scores(codes)[t.cds[0][0] - 1] > 0
+    assert np.isfinite(params.stop_scores(codes)[t.cds[-1][1] - 3])
+    cod = params.coding_scores(codes)
+    pos = np.arange(t.cds[0][0] - 1, t.cds[0][1])
+    k = np.arange(len(pos)) % 3
+    assert cod[k, pos].mean() > 0.3 > cod[(k + 1) % 3, pos].mean()
+
+
+# ----------------------------------------------------------------------------- structured decoder
+
+
+def planted(seed: int = 11) -> Builder:
+    b = Builder(seed)
+    b.intergenic(3000)
+    b.gene("+", [150, 201], introns=[220])
+    b.intergenic(3000)
+    b.gene("-", [222, 180], introns=[180])
+    b.intergenic(3000)
+    return b
+
+
+def test_planted_genes_both_strands_signal_models_alone(params):
+    b = planted()
+    genes = decode_record("chr", b.seq, params)
+    assert structure(genes) == structure(b.genes)
+    assert [g.id for g in genes] == ["chr.g1", "chr.g2"]
+    assert [g.transcripts[0].id for g in genes] == ["chr.g1.t1", "chr.g2.t1"]
+    assert all(g.attributes["score"] > 0 and g.partial == "00" for g in genes)
+    for g in genes:
+        check_orf(b.seq, g)
+
+
+def test_planted_genes_with_network_tracks_utrs_and_lncrna(params):
+    b = Builder(5)
+    b.intergenic(2000)
+    b.gene("+", [99, 150, 120], utr5=80, utr3=150)
+    b.intergenic(2500)
+    b.gene("-", [300], utr5=60, utr3=200)
+    b.intergenic(2500)
+    b.gene("+", [150, 150], introns=[400], coding=False)  # lncRNA: two exons, no CDS track
+    b.intergenic(2000)
+    probs = tracks_for(b.genes, len(b.seq))
+    genes = decode_record("chr", b.seq, params, probs)
+    assert structure(genes) == structure(b.genes)
+    lnc = [g for g in genes if g.kind == "ncRNA_gene"]
+    assert len(lnc) == 1 and lnc[0].transcripts[0].biotype == "lnc_RNA" and not lnc[0].transcripts[0].cds
+    assert all(0.9 <= g.transcripts[0].attributes["prob"] <= 1 for g in genes)
+    # the same through a callable that predicts any slice
+    calls = []
+
+    def fn(a, e):
+        calls.append((a, e))
+        return probs[a:e]
+
+    assert structure(decode_record("chr", b.seq, params, fn, window=6000, overlap=2000)) == structure(b.genes)
+    assert len(calls) >= 1
+
+
+def test_antisense_overlap_needs_separate_strands(params):
+    """A lncRNA on the minus strand overlapping a coding gene on the plus strand: decoding each
+    strand on its own (the default with tracks) finds both; one joint path cannot."""
+    b = Builder(17)
+    b.intergenic(2000)
+    coding = b.gene("+", [150, 201], introns=[600], utr5=50, utr3=100)
+    b.intergenic(2000)
+    lnc = Gene("chr", "-", "lnc", [Transcript("tl", "lnc_RNA", exons=[(coding.start + 300, coding.start + 450), (coding.end + 200, coding.end + 400)])], kind="ncRNA_gene")
+    a, z = coding.start + 451, coding.end + 199  # the lncRNA's intron, forward coordinates
+    seq = b.seq[: a - 1] + "CT" + b.seq[a + 1 : z - 2] + "AC" + b.seq[z:]  # minus-strand AG ... GT
+    probs = tracks_for([coding, lnc], len(seq))
+    assert structure(decode_record("chr", seq, params, probs)) == structure([coding, lnc])
+    assert structure(decode_record("chr", seq, params, probs, joint_strands=True)) != structure([coding, lnc])
+
+
+def test_genes_longer_than_a_window_come_out_whole(params):
+    b = Builder(8)
+    b.intergenic(1500)
+    b.gene("+", [120, 150, 90, 141, 99], introns=[1500, 1200, 1800, 900], utr5=50, utr3=80)
+    b.intergenic(1500)
+    b.gene("-", [210, 150, 132], introns=[1400, 1600], utr5=40, utr3=90)
+    b.intergenic(1500)
+    probs = tracks_for(b.genes, len(b.seq))
+    whole = decode_record("chr", b.seq, params, probs, window=len(b.seq))
+    assert structure(whole) == structure(b.genes)
+    small = decode_record("chr", b.seq, params, probs, window=2500, overlap=800, batch=3)
+    assert structure(small) == structure(b.genes)
+
+
+def test_no_in_frame_stops_on_random_sequence(params):
+    rng = np.random.default_rng(4)
+    b = Builder(9)
+    for _ in range(60):  # coding-like stretches (the training codons, stops sprinkled in) and junk
+        b.add("".join(b.rng.choice(CODONS + STOPS[:1]) for _ in range(b.rng.randint(20, 200))))
+        b.intergenic(b.rng.randint(0, 300))
+    seq = b.seq
+    # tracks that call coding exon on both strands everywhere, noisily
+    probs = rng.uniform(0.0, 1.0, (len(seq), 2, 5)).astype(np.float32)
+    probs[:, :, [1, 4]] = rng.uniform(0.6, 1.0, (len(seq), 2, 2))
+    for genes in (decode_record("chr", seq, params, probs, window=8000, overlap=2000), decode_record("chr", seq, params)):
+        coding = [g for g in genes if g.kind == "gene"]
+        assert coding, "expected some (spurious) coding genes"
+        for g in coding:
+            t = g.transcripts[0]
+            if g.partial == "00":
+                check_orf(seq, g)
+            for (_, e1), (s2, _) in zip(t.exons, t.exons[1:]):
+                intron = seq[e1 : s2 - 1]
+                if g.strand == "-":
+                    intron = reverse_complement(intron)
+                assert intron[:2] == "GT" and intron[-2:] == "AG", (g.id, intron[:2], intron[-2:])
+                assert len(intron) >= GeneHMM(params, DecodeOptions(), True).m_intron
+
+
+def test_splice_filter_toggle(params):
+    """An intron with a GA donor (seen nowhere in training) is used only without the filter."""
+    b = Builder(12)
+    b.intergenic(1500)
+    g = b.gene("+", [150, 150], introns=[300], utr5=50, utr3=50)
+    b.intergenic(1500)
+    seq = list(b.seq)
+    e1 = g.transcripts[0].exons[0][1]
+    seq[e1 + 1] = "A"  # GT -> GA
+    seq = "".join(seq)
+    probs = tracks_for(b.genes, len(seq), hi=0.99)
+    on = decode_record("chr", seq, params, probs)
+    off = decode_record("chr", seq, params, probs, splice_filter=False)
+    assert structure(off) == structure(b.genes)
+    assert structure(on) != structure(b.genes)
+
+
+def test_partial_genes_at_sequence_ends_and_edge_cases(params, tmp_path, gff3_validate):
+    from genannot.io.gff3 import Gff3Writer
+
+    b = Builder(21)
+    b.intergenic(1000)
+    g1 = b.gene("+", [150, 201], introns=[300])
+    b.intergenic(1500)
+    g2 = b.gene("-", [180, 120], introns=[250])
+    b.intergenic(1000)
+    cut_a = g1.transcripts[0].cds[0][0] + 40  # inside the first CDS exon (1-based)
+    cut_b = g2.transcripts[0].cds[-1][0] + 50  # inside the minus gene's 5'-most CDS exon
+    seq = b.seq[cut_a - 1 : cut_b]
+    probs = tracks_for(b.genes, len(b.seq))[cut_a - 1 : cut_b]
+    genes = decode_record("chr", seq, params, probs)
+    assert [g.partial for g in genes] == ["10", "01"]
+    first, last = genes[0].transcripts[0], genes[1].transcripts[0]
+    assert first.cds[0][0] == 1 and last.cds[-1][1] == len(seq)
+    # the first full codon: 40 bases cut from a phase-0 CDS leaves codon position 1 at base 1
+    assert first.attributes["codon_start"] == 3
+    path = tmp_path / "partial.gff3"
+    with open(path, "w") as fh:
+        Gff3Writer(fh, []).write_record("chr", len(seq), genes)
+    gff3_validate(path)
+    assert decode_record("chr", "", params) == []
+    assert decode_record("chr", "N" * 5000, params) == []
+    assert decode_record("chr", "ACGT" * 10, params) == []
+    assert decode_heuristic("chr", "", np.zeros((0, 2, 5), np.float32), params) == []
+
+
+def test_runtime_sanity(params):
+    seq = Builder(13).random(60_000)
+    t = time.perf_counter()
+    decode_record("chr", seq, params)
+    assert time.perf_counter() - t < 30, "60 kb should decode in seconds"
+
+
+def test_gff3_output_validates(tmp_path, params, gff3_validate):
+    from genannot.io.gff3 import Gff3Writer
+
+    b = Builder(5)
+    b.intergenic(2000)
+    b.gene("+", [99, 150, 120], utr5=80, utr3=150)
+    b.gene("-", [300], utr5=60, utr3=200)
+    b.gene("+", [150, 150], introns=[400], coding=False)
+    b.intergenic(100)
+    genes = decode_record("chr", b.seq, params, tracks_for(b.genes, len(b.seq)))
+    genes += decode_heuristic("chr", b.seq, tracks_for(b.genes, len(b.seq)), params)
+    for i, g in enumerate(genes):  # two decoders' genes in one file: make IDs unique
+        g.id += f"_{i}"
+        g.transcripts[0].id += f"_{i}"
+    path = tmp_path / "out.gff3"
+    with open(path, "w") as fh:
+        Gff3Writer(fh, ["#test"]).write_record("chr", len(b.seq), genes)
+    gff3_validate(path)
+
+
+# ----------------------------------------------------------------------------- heuristic decoder
+
+
+def test_heuristic_decoder(params):
+    b = Builder(5)
+    b.intergenic(2000)
+    b.gene("+", [99, 150, 120], utr5=80, utr3=150)
+    b.intergenic(2500)
+    b.gene("-", [300], utr5=60, utr3=200)
+    b.intergenic(2500)
+    b.gene("+", [150, 150], introns=[400], coding=False)
+    b.intergenic(2000)
+    probs = tracks_for(b.genes, len(b.seq))
+    assert structure(decode_heuristic("chr", b.seq, probs, params)) == structure(b.genes)
+    # exon edges predicted a few bases off snap back onto the GT / AG
+    g = b.genes[0]
+    (_, e1), (s2, _) = g.transcripts[0].exons[:2]
+    blurred = probs.copy()
+    blurred[e1 - 4 : e1, 0, 1] = 0.05  # exon track ends 4 bases early
+    blurred[s2 - 1 : s2 + 2, 0, 1] = 0.05  # next exon starts 3 bases late
+    assert structure(decode_heuristic("chr", b.seq, blurred, params)) == structure(b.genes)
+    # an exon edge with no allowed dinucleotide within reach: dropped by the splice filter only
+    seq = list(b.seq)
+    for i in range(e1 - 25, e1 + 25):
+        if seq[i] == "G" and seq[i + 1] == "T":
+            seq[i + 1] = "A"
+    seq = "".join(seq)
+    kept = decode_heuristic("chr", seq, probs, params, splice_filter=False)
+    dropped = decode_heuristic("chr", seq, probs, params)
+    n_exons = lambda gs: sum(len(x.transcripts[0].exons) for x in gs)  # noqa: E731
+    assert n_exons(dropped) < n_exons(kept)
