@@ -74,6 +74,7 @@ class Params:
     # anonymous mode (too little sequence to self-train)
     anon_cds_weight: float = 3.0
     anon_length_cap: float = 10.0
+    anon_cds_offset: float = 4.0  # log-odds a short sequence's ORF needs before it counts as coding (tuned on fold-B genomes)
     anon_type_wt: tuple = (0.9, -0.4, -2.0, -3.0, 0.0)
 
 
@@ -656,7 +657,7 @@ def _anonymous(recs, cands, feats, opts: FinderOptions, priors, pst) -> list[Rec
         cl = _prior_logit(cp, c, p.cds_missing)
         tl = _prior_logit(tp, c, None)
         lf = length_factor(c.length, pst)
-        cs = p.anon_cds_weight * (cl - p.cds_offset) + np.minimum(lf, p.anon_length_cap)
+        cs = p.anon_cds_weight * (cl - p.anon_cds_offset) + np.minimum(lf, p.anon_length_cap)
         ss = start_scores(c, f, prior_model, cs, p, opts.closed, tis_logit=tl)
         total = cs + ss.total
         res = choose_genes(c, total, p, ss.rscore, ss.uscore)
