@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genannot.prok.genes import Candidates, Params, RecordCalls, choose_genes, group_argmax, group_cummax
+from genannot.prok.genes import Candidates, Params, choose_genes, group_argmax, group_cummax
 from genannot.prok.signals import (
     FrameCumsum,
     HexamerModel,

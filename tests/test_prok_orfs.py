@@ -24,13 +24,13 @@ def brute_force(seq, table=11, min_length=90, min_edge_length=60, allow_ctg=Fals
     out = []
     for strand, s in (("+", seq), ("-", rc(seq))):
         for f in range(3):
-            seg_begin, edge, cand = f, True, []
+            edge, cand = True, []
             p = f
             while p + 3 <= n:
                 c = s[p : p + 3]
                 if c in stops:
                     out.append((strand, s, p + 2, edge, f, cand, False))
-                    seg_begin, edge, cand = p + 3, False, []
+                    edge, cand = False, []
                 elif c in starts:
                     cand.append(p)
                 p += 3

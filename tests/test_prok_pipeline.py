@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import gzip
 import random
 import time
 from pathlib import Path

@@ -520,8 +520,19 @@ def gc_frame_scores(rec: RecordSeq, c: Candidates) -> np.ndarray:
 def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[RecordCalls]:
     """Self-trained gene finding over all records of one genome (statistics learned from all records together).
 
-    `priors`, when given, is a callable (recs, cands, stage_scores) -> (cds_logit per candidate list,
-    tis_logit per candidate list) used as learned priors (see pipeline); None = statistics only."""
+    1. bootstrap: a DP over the longest ORFs scored by GC-frame bias gives a first gene set;
+    2. `coding_rounds` times: in-frame hexamer log-odds (plus an atypical-gene model from the second round on)
+       learned from the current genes, start model learned from strongly coding ORFs, DP -> new gene set;
+    3. with `priors`: the classifiers' log-odds are added (CDS to the coding score, TIS to the start score),
+       the start model is re-learned with them and the final DP is run.
+
+    `priors` is a callable (recs, cands, scores, plausible) -> (P(coding) per candidate, P(start) per
+    candidate) lists, NaN where not scored; `scores` are the statistics' candidate scores and `plausible` the
+    per-group masks of groups worth scoring (see pipeline.ModelPriors). None = statistics only (development).
+    With `opts.anonymous` (too little sequence to learn from) the classifiers are the models."""
+    import time
+
+    from genannot.prok.orfs import codon_sets
     from genannot.prok.signals import (
         HexamerModel,
         background_hexamers,
@@ -529,15 +540,21 @@ def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[
         inframe_hexamer_counts,
         prob_stop,
     )
-    from genannot.prok.orfs import codon_sets
 
+    t0 = time.perf_counter()
     p = opts.params
     cands = [build_candidates(r) for r in recs]
-    strands = [s for r in recs for s in (r.fwd, r.rev)]
     gc = gc_content([r.fwd.codes for r in recs])
     _starts, stops = codon_sets(opts.table, opts.allow_ctg)
     pst = prob_stop(stops, gc)
-    bg = background_hexamers(strands)
+    feats = [start_features(r, c) for r, c in zip(recs, cands)]
+    log.info("%d candidate genes in %d stop groups (GC %.1f%%)", sum(len(c) for c in cands),
+             sum(c.n_groups for c in cands), 100 * gc)
+    if opts.anonymous and priors is not None:
+        log.info("%d nt: too short to learn this genome's statistics; classifiers only (anonymous mode)",
+                 sum(r.n for r in recs))
+        return _anonymous(recs, cands, feats, opts, priors, pst)
+    bg = background_hexamers([s for r in recs for s in (r.fwd, r.rev)])
 
     # ---- stage 0: GC-frame bootstrap on the longest ORF of every group
     gcs = [gc_frame_scores(r, c) for r, c in zip(recs, cands)]
@@ -547,11 +564,12 @@ def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[
             k = np.argmax(g, axis=1)
             np.add.at(bias, k, g[np.arange(len(c)), k] * c.length / 1000.0)
     bias = bias * 3.0 / bias.sum() if bias.sum() > 0 else np.ones(3)
-    genes0 = []
+    chosen = []
     for c, g in zip(cands, gcs):
         sc = (g @ bias) * c.length
         sc = np.where((c.rank == 0) & (c.length >= 300), sc, -1.0)
-        genes0.append(choose_genes(c, sc, p, overlap_cost=2.0).chosen)
+        chosen.append(choose_genes(c, sc, p, overlap_cost=2.0).chosen)
+    log.info("bootstrap: %d genes from GC-frame bias (%.1f s)", sum(len(x) for x in chosen), time.perf_counter() - t0)
 
     def learn_hexamers(chosen_list) -> HexamerModel:
         counts = np.zeros(4096)
@@ -563,37 +581,40 @@ def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[
                     counts += inframe_hexamer_counts(strand_of(r, s), c.sp[m], last)
         return HexamerModel.fit(counts, bg)
 
-    feats = [start_features(r, c) for r, c in zip(recs, cands)]
-    if opts.anonymous and priors is not None:
-        return _anonymous(recs, cands, feats, opts, priors, pst)
-    chosen = genes0
-    calls: list[RecordCalls] = []
-    for _round in range(max(1, opts.coding_rounds)):
-        hexm = learn_hexamers(chosen)
-        raws = [hexamer_sums(r, c, {1: hexm.position_values(r.fwd), -1: hexm.position_values(r.rev)})
+    def coding(model: HexamerModel) -> list[np.ndarray]:
+        return [hexamer_sums(r, c, {1: model.position_values(r.fwd), -1: model.position_values(r.rev)})
                 for r, c in zip(recs, cands)]
-        if p.atypical_fraction > 0 and _round > 0:
+
+    def decode(cscores, smodel, tis=None, cds_p=None, tis_p=None) -> list[RecordCalls]:
+        out = []
+        for k, (r, c, f, cs) in enumerate(zip(recs, cands, feats, cscores)):
+            ss = start_scores(c, f, smodel, cs, p, opts.closed, tis_logit=None if tis is None else tis[k])
+            total = cs + ss.total + p.gene_bonus
+            res = choose_genes(c, total, p, ss.rscore, ss.uscore)
+            ch = res.chosen[total[res.chosen] > 0]
+            out.append(RecordCalls(r, c, ch, total, cs, ss.total, rbs_bin=smodel.sd_choice(f.sd),
+                                   prob_cds=None if cds_p is None else cds_p[k],
+                                   prob_tis=None if tis_p is None else tis_p[k]))
+        return out
+
+    calls: list[RecordCalls] = []
+    for rnd in range(max(1, opts.coding_rounds)):
+        raws = coding(learn_hexamers(chosen))
+        if p.atypical_fraction > 0 and rnd > 0:
             # a second coding model from the called genes the main model fits least (horizontally transferred,
             # highly expressed or otherwise atypical genes); a candidate takes the better of the two
             per = [raw[ch] / np.maximum(c.length[ch] / 3.0, 1.0) for raw, c, ch in zip(raws, cands, chosen)]
             allp = np.concatenate(per) if per else np.zeros(0)
             if len(allp) >= 200:
                 cut = np.quantile(allp, p.atypical_fraction)
-                atyp = [ch[x <= cut] for ch, x in zip(chosen, per)]
-                hexa = learn_hexamers(atyp)
-                raws_a = [hexamer_sums(r, c, {1: hexa.position_values(r.fwd), -1: hexa.position_values(r.rev)})
-                          for r, c in zip(recs, cands)]
+                raws_a = coding(learn_hexamers([ch[x <= cut] for ch, x in zip(chosen, per)]))
                 raws = [np.maximum(ra, rb - p.atypical_penalty) for ra, rb in zip(raws, raws_a)]
         cscores = [coding_scores(raw, c, pst) for raw, c in zip(raws, cands)]
         smodel = train_start_model(cands, feats, cscores, p, gc=gc)
-        calls = []
-        for r, c, f, cs in zip(recs, cands, feats, cscores):
-            ss = start_scores(c, f, smodel, cs, p, opts.closed)
-            total = cs + ss.total
-            res = choose_genes(c, total, p, ss.rscore, ss.uscore)
-            ch = res.chosen[total[res.chosen] > 0]
-            calls.append(RecordCalls(r, c, ch, total, cs, ss.total, rbs_bin=smodel.sd_choice(f.sd)))
+        calls = decode(cscores, smodel)
         chosen = [k.chosen for k in calls]
+        log.info("self-training round %d: %d genes (%.1f s)", rnd + 1, sum(len(x) for x in chosen),
+                 time.perf_counter() - t0)
     if priors is None:
         return calls
 
@@ -602,18 +623,13 @@ def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[
     cds_p, tis_p = priors(recs, cands, [k.score for k in calls], plausible)
     cds_l = [_prior_logit(x, c, p.cds_missing) for x, c in zip(cds_p, cands)]
     tis_l = [_prior_logit(x, c, None) for x, c in zip(tis_p, cands)]
-    cscores2 = [cs + p.cds_weight * _length_ramp(c.length, p.cds_ramp) * (cl - p.cds_offset)
-                for cs, cl, c in zip(cscores, cds_l, cands)]
-    smodel = train_start_model(cands, feats, cscores2, p, gc=gc,
+    cscores = [cs + p.cds_weight * _length_ramp(c.length, p.cds_ramp) * (cl - p.cds_offset)
+               for cs, cl, c in zip(cscores, cds_l, cands)]
+    smodel = train_start_model(cands, feats, cscores, p, gc=gc,
                                prior=np.concatenate([p.tis_weight * (tl - p.tis_offset) for tl in tis_l]))
-    out = []
-    for r, c, f, cs, tl, cp, tp in zip(recs, cands, feats, cscores2, tis_l, cds_p, tis_p):
-        ss = start_scores(c, f, smodel, cs, p, opts.closed, tis_logit=tl)
-        total = cs + ss.total + p.gene_bonus
-        res = choose_genes(c, total, p, ss.rscore, ss.uscore)
-        ch = res.chosen[total[res.chosen] > 0]
-        out.append(RecordCalls(r, c, ch, total, cs, ss.total, prob_cds=cp, prob_tis=tp, rbs_bin=smodel.sd_choice(f.sd)))
-    return out
+    calls = decode(cscores, smodel, tis_l, cds_p, tis_p)
+    log.info("with classifier priors: %d genes (%.1f s)", sum(len(k.chosen) for k in calls), time.perf_counter() - t0)
+    return calls
 
 
 def _length_ramp(length: np.ndarray, ramp: tuple[float, float]) -> np.ndarray:
