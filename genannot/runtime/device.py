@@ -259,24 +259,6 @@ def iter_predict(
             yield from results
 
 
-def batched_predict(
-    fn: Callable[[Sequence[T]], Any],
-    items: Sequence[T],
-    *,
-    device: "str | torch.device" = "cpu",
-    batch_size: int | str = "auto",
-    desc: str | None = None,
-    progress: bool | None = None,
-    max_batch: int = MAX_BATCH,
-    memory_fraction: float = MEMORY_FRACTION,
-    probe_batch: int = PROBE_BATCH,
-    cpu_batch: int = CPU_BATCH,
-    _memory: Any = None,
-) -> list[Any]:
-    """Score `items` with `fn(batch)` in batches; one result per item, in input order (see module doc)."""
-    return list(
-        iter_predict(
-            fn, items, device=device, batch_size=batch_size, desc=desc, progress=progress, max_batch=max_batch,
-            memory_fraction=memory_fraction, probe_batch=probe_batch, cpu_batch=cpu_batch, _memory=_memory,
-        )
-    )
+def batched_predict(fn: Callable[[Sequence[T]], Any], items: Sequence[T], **options: Any) -> list[Any]:
+    """Score `items` with `fn(batch)` in batches; one result per item, in input order (options: `iter_predict`)."""
+    return list(iter_predict(fn, items, **options))
