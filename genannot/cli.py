@@ -121,7 +121,6 @@ def prok(**kw) -> None:
 @click.option("--no-rc", is_flag=True, help="Skip reverse-complement test-time averaging.")
 @click.option("--no-splice-filter", is_flag=True, help="Keep exons with non-canonical splice dinucleotides.")
 @click.option("--proteins", default=None, help="Write protein FASTA here.")
-@click.option("--bedgraph", default=None, help="Write per-base probabilities (bgzipped bedGraph) here.")
 @compute
 @common
 def euk(**kw) -> None:

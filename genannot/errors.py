@@ -34,8 +34,3 @@ class DeviceError(GenannotError):
 
     exit_code = 5
 
-
-class NotBuiltError(GenannotError):
-    """A command whose pipeline does not exist yet: say so rather than write fake output."""
-
-    exit_code = 6

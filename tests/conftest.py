@@ -33,3 +33,22 @@ def gff3_validate():
         assert proc.returncode == 0, f"gt gff3validator rejected {path}:\n{proc.stderr}\n{Path(path).read_text()[:3000]}"
 
     return check
+
+
+@pytest.fixture(scope="session")
+def tiny_euk_model(tmp_path_factory) -> Path:
+    """A euk-seg model directory made by `genannot train euk` (tiny network, one epoch) on a synthetic genome
+    with planted genes, so the decoder's signal models (genemodel.npz) are fitted beside it."""
+    import torch
+
+    from genannot.euk.train import run_train_euk
+    from test_euk_decode import training_genome, write_pair
+    from test_euk_train import TINY
+
+    torch.set_num_threads(1)
+    d = tmp_path_factory.mktemp("euk_model")
+    fa, gff = write_pair(d, training_genome(n=12))
+    settings = {**TINY, "mlm_steps": 0}
+    run_train_euk(genomes=[str(fa)], annotations=[str(gff)], output_dir=str(d / "model"), epochs=1,
+                  device="cpu", batch_size=2, seed=1, **settings)
+    return d / "model"

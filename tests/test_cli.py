@@ -72,11 +72,12 @@ def test_usage_errors_exit_2(argv, capsys):
 
 @pytest.mark.parametrize("command", ["prok", "euk"])
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_matrix(tmp_path, capsys, command, case):
+def test_bad_input_matrix(tmp_path, capsys, request, command, case):
     src = _make_input(tmp_path, case)
     out = tmp_path / "out" / "result.gff3"
     out.parent.mkdir()
-    code = main([command, src, "-o", str(out)])
+    model = ["--model", str(request.getfixturevalue("tiny_euk_model"))] if command == "euk" else []
+    code = main([command, src, *model, "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 2, err
     lines = err.strip().splitlines()
@@ -99,13 +100,13 @@ def test_train_requires_pairs(tmp_path, capsys):
     assert "in pairs" in capsys.readouterr().err
 
 
-def test_euk_says_not_built(tmp_path, capsys):
+def test_euk_without_a_model_says_so(tmp_path, capsys):
     src = tmp_path / "in.fa"
     src.write_text(GOOD_FASTA)
     out = tmp_path / "out.gff3"
     code = main(["euk", str(src), "-o", str(out)])
     err = capsys.readouterr().err
-    assert code == 6 and "not available" in err
+    assert code == 3 and "euk-seg" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
 
 

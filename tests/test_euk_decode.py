@@ -404,3 +404,9 @@ def test_heuristic_decoder(params):
     dropped = decode_heuristic("chr", seq, probs, params)
     n_exons = lambda gs: sum(len(x.transcripts[0].exons) for x in gs)  # noqa: E731
     assert n_exons(dropped) < n_exons(kept)
+
+
+@pytest.mark.parametrize("length", [0, 1, 4, 7])
+def test_sequences_shorter_than_the_models_contexts(params, length):
+    seq = "ACGTACG"[:length]
+    assert decode_record("tiny", seq, params) == []

@@ -82,10 +82,11 @@ def kmer_index(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     for j in range(k):
         shift = k - 1 - j  # base t - shift
         part = np.zeros(n, dtype=np.int64)
-        part[shift:] = c[: n - shift] if shift else c
+        bad = np.ones(n, dtype=bool)  # off the start (also: the whole sequence when it is shorter than k)
+        if shift < n:
+            part[shift:] = c[: n - shift]
+            bad[shift:] = c[: n - shift] >= 4
         idx = idx * 4 + np.where(part < 4, part, 0)
-        bad = np.ones(n, dtype=bool)
-        bad[shift:] = c[: n - shift] >= 4 if shift else c >= 4
         valid &= ~bad
     return idx, valid
 
@@ -307,8 +308,11 @@ class GeneModelParams:
         signal_order: int = 1,
         pseudo: float = 1.0,
         backoff: float = 16.0,
+        exclude: tuple[str, int, int] | None = None,
     ) -> "GeneModelParams":
         """Estimate every model from (FASTA, annotation) pairs (sequence ids must match).
+
+        `exclude` (seqid, start0, end) half-open: genes overlapping this held-out region are not learned from.
 
         The Markov chains are interpolated: each order's estimate is shrunk towards the next lower
         order's with weight `backoff` pseudo-observations, so rare contexts fall back on shorter ones."""
@@ -323,7 +327,10 @@ class GeneModelParams:
             n = 0
             for rec in read_fasta(fa):
                 if rec.id in genes:
-                    acc.add(rec.seq, genes[rec.id])
+                    kept = genes[rec.id]
+                    if exclude and rec.id == exclude[0]:
+                        kept = [g for g in kept if g.end <= exclude[1] or g.start > exclude[2]]
+                    acc.add(rec.seq, kept)
                     n += 1
             if not n:
                 raise InputError(f"{ann}: none of its sequence ids is in {fa}")

@@ -163,6 +163,24 @@ def load_data(genomes: Sequence[str], annotations: Sequence[str]) -> list[SeqDat
     return data
 
 
+def fit_gene_model(genomes: Sequence[str], annotations: Sequence[str], holdout: str | None, out: Path) -> None:
+    """Fit the decoder's signal models (genemodel.npz) beside the network, holdout genes left out.
+
+    `genannot euk` needs both; an annotation without a complete coding transcript only gets a warning,
+    since the network alone can still be trained and evaluated per base."""
+    from genannot.euk.genemodel import FILE_NAME, GeneModelParams
+
+    if (out / FILE_NAME).is_file():
+        return
+    try:
+        params = GeneModelParams.fit(zip(genomes, annotations), exclude=parse_region(holdout) if holdout else None)
+    except InputError as e:
+        log.warning("no gene model fitted (%s): `genannot euk` cannot use this model directory", e)
+        return
+    params.save(out)
+    log.info("signal models for the decoder written to %s", out / FILE_NAME)
+
+
 def split_regions(data: list[SeqData], holdout: str | None) -> tuple[list[Region], list[Region], list[Region]]:
     """(supervised training regions, validation regions, all non-holdout regions for MLM)."""
     hold = parse_region(holdout) if holdout else None
@@ -539,6 +557,7 @@ def run_train_euk(
     train_regions, val_regions, unsup_regions = split_regions(data, settings.get("holdout"))
     if not train_regions:
         raise InputError("no annotated sequence left for training (check the annotation's seqids and --holdout)")
+    fit_gene_model(genomes, annotations, settings.get("holdout"), out)
     train_bp = sum(r.end - r.start for r in train_regions)
     log.info("training on %.2f Mb of annotated sequence (%d regions); validation %.2f Mb", train_bp / 1e6, len(train_regions), sum(r.end - r.start for r in val_regions) / 1e6)
 
