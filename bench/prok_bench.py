@@ -134,7 +134,7 @@ def run_genannot(fasta: Path, out: Path, model: str | None, table: int, args) ->
         from genannot.io.fasta import read_fasta
         from genannot.prok.pipeline import ProkOptions, annotate_full, write_outputs
 
-        res = annotate_full(read_fasta(fasta), ProkOptions(translation_table=table))
+        res = annotate_full(read_fasta(fasta), ProkOptions(table=table))
         write_outputs(res, output=str(out), fmt="gff3", proteins=None, genes_out=None, candidates=None,
                       provenance=["#genannot statistics only (development)"], table=table)
         return time.perf_counter() - t0
@@ -251,7 +251,7 @@ def ablation(tags: list[str]) -> list[dict]:
         vp = DATA / "prok" / "verified_tis" / "raw" / f"{tag}.verified.gff.gz"
         ver = read_annotation(vp) if vp.exists() else None
         for name, use_models, kw in ABLATION:
-            opts = ProkOptions(translation_table=peers.TABLE.get(tag, 11), models=models if use_models else None,
+            opts = ProkOptions(table=peers.TABLE.get(tag, 11), models=models if use_models else None,
                                params=Params(**kw))
             pred = {r.id: g for r, g in annotate(recs, opts)}
             res = eval_prok(pred, ref, ver)

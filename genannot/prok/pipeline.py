@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -24,7 +24,6 @@ from genannot.features import Gene, Transcript
 from genannot.prok.genes import (
     Candidates,
     FinderOptions,
-    Params,
     RecordCalls,
     RecordSeq,
     find_genes,
@@ -44,22 +43,12 @@ MIN_TRAIN = 20000  # nt: below this the genome's own statistics are not learned 
 
 
 @dataclass
-class ProkOptions:
-    translation_table: int = 11
-    closed: bool = False
-    min_length: int = 90
-    min_edge_length: int = 60
-    ctg: bool = False
+class ProkOptions(FinderOptions):
+    """The gene finder's options plus what the pipeline adds: the classifiers and how many starts they see."""
+
     seed: int = 0
     models: object | None = None  # classifiers.ProkModels; None = statistics only (development)
     tis_top: int = 3  # candidate starts per likely group sent to the TIS classifier (98-100% hold the true one)
-    params: Params = field(default_factory=Params)
-
-    def finder(self) -> FinderOptions:
-        return FinderOptions(
-            table=self.translation_table, closed=self.closed, min_length=self.min_length,
-            min_edge_length=self.min_edge_length, allow_ctg=self.ctg, params=self.params,
-        )
 
 
 @dataclass
@@ -149,14 +138,13 @@ def annotate(records: Iterable, options: ProkOptions | None = None) -> list[tupl
 
 def annotate_full(records: Iterable, options: ProkOptions | None = None) -> ProkResult:
     opts = options or ProkOptions()
-    codon_sets(opts.translation_table, opts.ctg)  # unknown table -> InputError before any work
+    codon_sets(opts.table, opts.allow_ctg)  # unknown table -> InputError before any work
     records = list(records)
-    fo = opts.finder()
     total_len = sum(len(r.seq) for r in records)
     recs: list[RecordSeq] = []
     index: list[int | None] = []
     for r in records:
-        rs = prepare_record(r.id, r.seq, fo)
+        rs = prepare_record(r.id, r.seq, opts)
         if rs.groups:
             index.append(len(recs))
             recs.append(rs)
@@ -164,10 +152,10 @@ def annotate_full(records: Iterable, options: ProkOptions | None = None) -> Prok
             index.append(None)
     priors = ModelPriors(opts.models, opts.tis_top) if opts.models is not None else None
     if total_len < MIN_TRAIN:
-        fo.anonymous = True
-    calls = find_genes(recs, fo, priors=priors) if recs else []
+        opts = replace(opts, anonymous=True)
+    calls = find_genes(recs, opts, priors=priors) if recs else []
     out_calls: list[RecordCalls | None] = [calls[i] if i is not None else None for i in index]
-    genes = [to_genes(r.id, k, opts.translation_table) if k is not None else [] for r, k in zip(records, out_calls)]
+    genes = [to_genes(r.id, k, opts.table) if k is not None else [] for r, k in zip(records, out_calls)]
     log.info("%d genes on %d records (%d nt)", sum(len(g) for g in genes), len(records), total_len)
     return ProkResult(records=records, genes=genes, calls=out_calls)
 
@@ -318,8 +306,8 @@ def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, trans
         from genannot.prok.classifiers import load_prok_models
 
         models = load_prok_models(model, tis_model, device=device, batch_size=batch_size)
-    opts = ProkOptions(translation_table=translation_table, closed=closed, min_length=min_length,
-                       min_edge_length=min_edge_length, ctg=ctg, seed=seed, models=models)
+    opts = ProkOptions(table=translation_table, closed=closed, min_length=min_length,
+                       min_edge_length=min_edge_length, allow_ctg=ctg, seed=seed, models=models)
     res = annotate_full(read_fasta(input), opts)
     prov = provenance_lines(command_line, getattr(models, "provenance", []) if models is not None else [],
                             extra={"translation_table": translation_table})
