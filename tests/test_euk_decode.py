@@ -220,15 +220,21 @@ def test_planted_genes_both_strands_signal_models_alone(params):
         check_orf(b.seq, g)
 
 
-def test_planted_genes_with_network_tracks_utrs_and_lncrna(params):
+def utr_and_lncrna_genome() -> Builder:
+    """A coding gene with UTRs on each strand, then a two-exon lncRNA (no CDS track)."""
     b = Builder(5)
     b.intergenic(2000)
     b.gene("+", [99, 150, 120], utr5=80, utr3=150)
     b.intergenic(2500)
     b.gene("-", [300], utr5=60, utr3=200)
     b.intergenic(2500)
-    b.gene("+", [150, 150], introns=[400], coding=False)  # lncRNA: two exons, no CDS track
+    b.gene("+", [150, 150], introns=[400], coding=False)
     b.intergenic(2000)
+    return b
+
+
+def test_planted_genes_with_network_tracks_utrs_and_lncrna(params):
+    b = utr_and_lncrna_genome()
     probs = tracks_for(b.genes, len(b.seq))
     genes = decode_record("chr", b.seq, params, probs)
     assert structure(genes) == structure(b.genes)
@@ -377,14 +383,7 @@ def test_gff3_output_validates(tmp_path, params, gff3_validate):
 
 
 def test_heuristic_decoder(params):
-    b = Builder(5)
-    b.intergenic(2000)
-    b.gene("+", [99, 150, 120], utr5=80, utr3=150)
-    b.intergenic(2500)
-    b.gene("-", [300], utr5=60, utr3=200)
-    b.intergenic(2500)
-    b.gene("+", [150, 150], introns=[400], coding=False)
-    b.intergenic(2000)
+    b = utr_and_lncrna_genome()
     probs = tracks_for(b.genes, len(b.seq))
     assert structure(decode_heuristic("chr", b.seq, probs, params)) == structure(b.genes)
     # exon edges predicted a few bases off snap back onto the GT / AG

@@ -3,7 +3,6 @@ save_pretrained), DNABERT k-mer tokenization, input windows, registry pair and t
 
 from __future__ import annotations
 
-import json
 import random
 
 import numpy as np

@@ -61,6 +61,7 @@ import numpy as np
 from genannot.euk.genemodel import STOPS, GeneModelParams, _pair_mask, _shift, encode, revcomp_codes
 from genannot.euk.windows import n_runs, plan_windows
 from genannot.features import Gene, Transcript
+from genannot.io.seqout import reverse_complement
 
 log = logging.getLogger("genannot.euk.decode")
 
@@ -69,7 +70,6 @@ NEG = -np.inf
 LOW = -1e30  # "impossible" inside the Viterbi engine: finite, so that scores can carry tag bits
 _LOW_BITS_OFF = np.int64(~15)
 PAD_PENALTY = -1e4
-_COMP = str.maketrans("ACGT", "TGCA")
 
 Probs = np.ndarray | Callable[[int, int], np.ndarray] | None
 
@@ -334,7 +334,7 @@ class GeneHMM:
 def _strand_groups(st: str) -> dict:
     """Stop codons as read left to right on the forward strand for genes on `st`, and the codon
     prefixes an intron can interrupt, grouped (see `_prefix_groups`)."""
-    forbidden = set(STOPS) if st == "+" else {c.translate(_COMP)[::-1] for c in STOPS}
+    forbidden = set(STOPS) if st == "+" else {reverse_complement(c) for c in STOPS}
     g1, g2 = _prefix_groups(forbidden)
     return {"g1": g1, "g2": g2, "forbidden": forbidden}
 
@@ -941,7 +941,7 @@ def decode_record(
 
 def _fwd_pairs(pairs: set[str]) -> set[str]:
     """Dinucleotides as seen on the forward strand for a minus-strand splice site."""
-    return {p.translate(_COMP)[::-1] for p in pairs}
+    return {reverse_complement(p) for p in pairs}
 
 
 def decode_heuristic(

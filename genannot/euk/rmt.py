@@ -149,10 +149,13 @@ class SelfAttention(nn.Module):
         return out.transpose(1, 2).reshape(b, n, self.heads * self.head_dim)
 
 
-class SelfOutput(nn.Module):
-    def __init__(self, cfg: EncoderConfig) -> None:
+class Output(nn.Module):
+    """Projection back to the hidden size, then dropout: after attention and after the feed-forward block
+    (GENA-LM's `attention.output` and `output`; the parameter names come from the attributes that hold it)."""
+
+    def __init__(self, cfg: EncoderConfig, in_features: int) -> None:
         super().__init__()
-        self.dense = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.dense = nn.Linear(in_features, cfg.hidden_size)
         self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -163,7 +166,7 @@ class Attention(nn.Module):
     def __init__(self, cfg: EncoderConfig) -> None:
         super().__init__()
         self.self = SelfAttention(cfg)
-        self.output = SelfOutput(cfg)
+        self.output = Output(cfg, cfg.hidden_size)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         return self.output(self.self(x, mask))
@@ -179,16 +182,6 @@ class Intermediate(nn.Module):
         return self.act(self.dense(x))
 
 
-class Output(nn.Module):
-    def __init__(self, cfg: EncoderConfig) -> None:
-        super().__init__()
-        self.dense = nn.Linear(cfg.intermediate_size, cfg.hidden_size)
-        self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.dense(x))
-
-
 class Layer(nn.Module):
     def __init__(self, cfg: EncoderConfig) -> None:
         super().__init__()
@@ -196,7 +189,7 @@ class Layer(nn.Module):
         self.post_attention_ln = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.attention = Attention(cfg)
         self.intermediate = Intermediate(cfg)
-        self.output = Output(cfg)
+        self.output = Output(cfg, cfg.intermediate_size)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         x = x + self.attention(self.pre_attention_ln(x), mask)

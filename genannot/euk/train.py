@@ -38,6 +38,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from genannot.errors import InputError
+from genannot.io.seqout import reverse_complement
 
 log = logging.getLogger("genannot.euk.train")
 
@@ -109,11 +110,6 @@ class Region:
     end: int  # exclusive
 
 
-_COMP = str.maketrans("ACGTN", "TGCAN")
-
-
-def revcomp(seq: str) -> str:
-    return seq.translate(_COMP)[::-1]
 
 
 def parse_region(text: str) -> tuple[str, int, int]:
@@ -224,7 +220,7 @@ def sample_windows(regions: list[Region], w: int, rng: np.random.Generator) -> l
 def window_input(d: SeqData, a: int, b: int, strand: str) -> tuple[str, np.ndarray]:
     seq, sm = d.seq[a:b], d.softmask[a:b]
     if strand == "-":
-        return revcomp(seq), sm[::-1].copy()
+        return reverse_complement(seq), sm[::-1].copy()
     return seq, sm
 
 
@@ -399,7 +395,7 @@ def mlm_pretrain(model, data, regions, *, steps, batch, prob, lr, device, rng, l
             a = int(rng.integers(r.start, max(r.start + 1, r.end - bp)))
             s = clean_sequence(data[r.idx].seq[a : a + bp])
             if rng.random() < 0.5:
-                s = revcomp(s)
+                s = reverse_complement(s)
             ids = model.tokenizer.encode(s).ids[:seg]
             rows.append(ids)
         t = max(len(r) for r in rows)

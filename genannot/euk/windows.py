@@ -28,15 +28,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from genannot.io.seqout import reverse_complement  # case kept: soft-masking survives
+
 ModelFn = Callable[[list[str]], Sequence[np.ndarray]]
 
-_RC = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 _N_RUN = re.compile(r"[Nn]+")
-
-
-def reverse_complement(seq: str) -> str:
-    """Reverse complement keeping case (soft-masking survives)."""
-    return seq.translate(_RC)[::-1]
 
 
 def n_runs(seq: str, min_length: int = 1000) -> list[tuple[int, int]]:

@@ -906,11 +906,11 @@ def _read_tsv(lines: Iterable[str], name: str) -> list[Gene]:
             seq_col = next(idx[c] for c in ("seqid", "accession", "seqname", "chrom", "contig") if c in idx)
             strand_col = idx["strand"]
             if "left" in idx and "right" in idx:
-                lo_col, hi_col, mode = idx["left"], idx["right"], "lr"
+                lo_col, hi_col = idx["left"], idx["right"]
             elif "start" in idx and "stop" in idx:
-                lo_col, hi_col, mode = idx["start"], idx["stop"], "ss"
+                lo_col, hi_col = idx["start"], idx["stop"]
             elif "start" in idx and "end" in idx:
-                lo_col, hi_col, mode = idx["start"], idx["end"], "lr"
+                lo_col, hi_col = idx["start"], idx["end"]
             else:
                 raise InputError(f"{name}:{line_no}: table needs left/right or start/stop columns")
             id_col = next((idx[c] for c in ("gene_id", "id", "name", "locus_tag") if c in idx), None)

@@ -31,6 +31,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from genannot.errors import ModelError
+from genannot.io.seqout import reverse_complement
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +44,12 @@ KIND_TASK = {"prok-cds": "cds", "prok-tis": "tis"}
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 CONFIG_KEY = "genannot"  # our extra config.json entry: {"task": "cds"|"tis", "kmer": 6, "stride": 3, ...}
 
-_COMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 # base -> digit 0..3, anything else (N) -> 4
 _BASE5 = np.full(256, 4, dtype=np.int64)
 for _i, _b in enumerate("ACGT"):
     _BASE5[ord(_b)] = _i
     _BASE5[ord(_b.lower())] = _i
 _BASE5_32 = _BASE5.astype(np.int32)
-
-
-def reverse_complement(seq: str) -> str:
-    return seq.translate(_COMP)[::-1]
 
 
 # ---------------------------------------------------------------- input windows

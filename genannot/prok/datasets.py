@@ -38,6 +38,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from genannot.errors import InputError
+from genannot.io.seqout import reverse_complement
 from genannot.prok.classifiers import cds_input, tis_input
 from genannot.prok.orfs import StopGroup, codon_sets, find_stop_groups, orf_sequence
 
@@ -146,14 +147,13 @@ def reference_cds(annotation: dict) -> list[RefCDS]:
     return out
 
 
-_COMP = str.maketrans("ACGTN", "TGCAN")
 
 
 def _codon_at(seq: str, strand: str, pos: int) -> str:
     """Codon whose first base (in transcription direction) is at forward coordinate `pos`."""
     if strand == "+":
         return seq[pos : pos + 3]
-    return seq[max(pos - 2, 0) : pos + 1].translate(_COMP)[::-1]
+    return reverse_complement(seq[max(pos - 2, 0) : pos + 1])
 
 
 def internal_stop_fraction(seqs: dict[str, str], refs: Sequence[RefCDS], table: int) -> float:
@@ -168,7 +168,7 @@ def internal_stop_fraction(seqs: dict[str, str], refs: Sequence[RefCDS], table: 
         lo, hi = r.left, r.right + 1
         if (hi - lo) % 3 or lo < 0 or hi > len(seq):
             continue
-        nt = seq[lo:hi] if r.strand == "+" else seq[lo:hi].translate(_COMP)[::-1]
+        nt = seq[lo:hi] if r.strand == "+" else reverse_complement(seq[lo:hi])
         checked += 1
         if any(nt[i : i + 3] in stops for i in range(0, len(nt) - 3, 3)):
             bad += 1
@@ -216,7 +216,6 @@ def genome_sets(
     out = GenomeSets(tag=tag, table=table)
     ref_by_stop: dict[tuple[str, str, int], RefCDS] = {}
     untrusted: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    frames: dict[tuple[str, str], set[tuple[int, int]]] = {}
     for r in refs:
         if r.trusted:
             ref_by_stop[(r.seqid, r.strand, r.stop)] = r

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genannot.errors import InputError
+from genannot.io.seqout import reverse_complement
 
 log = logging.getLogger(__name__)
 
@@ -102,23 +103,6 @@ def translate(nt: str, table: int = 11, *, initial_met: bool = True) -> str:
 
 # ---------------------------------------------------------------- sequence helpers
 
-_COMP = str.maketrans("ACGTNacgtnRYSWKMBDHVryswkmbdhv", "TGCANtgcanYRSWMKVHDByrswmkvhdb")
-
-
-def _revcomp(seq: str) -> str:
-    return seq.translate(_COMP)[::-1]
-
-
-try:  # the shared helper where it exists (same semantics)
-    from genannot.io.seqout import reverse_complement as _rc_shared  # type: ignore
-
-    def reverse_complement(seq: str) -> str:
-        return _rc_shared(seq)
-
-except Exception:  # pragma: no cover - io.seqout not there yet
-    reverse_complement = _revcomp
-
-
 _CODE = np.full(256, 4, dtype=np.uint8)
 for _i, _b in enumerate("ACGT"):
     _CODE[ord(_b)] = _i
@@ -165,7 +149,7 @@ def find_stop_groups(
     starts, stops = codon_sets(table, allow_ctg)
     min_any = max(3, min(min_length, min_edge_length) - 3)
     codes_f = codon_codes(seq)
-    rc = _revcomp(seq)
+    rc = reverse_complement(seq)
     codes_r = codon_codes(rc)
     groups: list[StopGroup] = []
     for strand, s, codes in (("+", seq, codes_f), ("-", rc, codes_r)):
@@ -246,4 +230,4 @@ def orf_sequence(seq: str, group: StopGroup, start: int) -> str:
     """ORF nucleotides 5'->3' from `start` to the stop codon inclusive (reverse complement on '-')."""
     lo, hi = group.bounds(start)
     nt = seq[lo:hi].upper()
-    return nt if group.strand == "+" else _revcomp(nt)
+    return nt if group.strand == "+" else reverse_complement(nt)

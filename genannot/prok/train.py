@@ -31,7 +31,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from genannot.errors import InputError
-from genannot.models import registry as _registry  # noqa: F401 - HF offline variables before transformers
 from genannot.prok.classifiers import CONFIG_KEY, KMER, STRIDES, KmerTokenizer, SequenceClassifier, dnabert_vocab, quiet_transformers
 from genannot.prok.datasets import Datasets, Example, build_datasets
 
