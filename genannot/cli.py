@@ -121,6 +121,7 @@ def prok(**kw) -> None:
 @click.option("--no-rc", is_flag=True, help="Skip reverse-complement test-time averaging.")
 @click.option("--no-splice-filter", is_flag=True, help="Keep exons with non-canonical splice dinucleotides.")
 @click.option("--proteins", default=None, help="Write protein FASTA here.")
+@click.option("--bedgraph", default=None, metavar="PREFIX", help="Write per-base probabilities as bgzipped bedGraph, PREFIX.<class>_<strand>.bedgraph.gz.")
 @compute
 @common
 def euk(**kw) -> None:
@@ -171,17 +172,36 @@ def train_prok(**kw) -> None:
     run_train_prok(**kw)
 
 
+def _settings(pairs: Sequence[str]) -> dict:
+    """KEY=VALUE pairs; VALUE read as JSON where it parses (numbers, lists, true/false), else a string."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set {pair!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 @train.command("euk")
 @_train_options
 @click.option("--holdout", default=None, help="Region kept out for validation, SEQID:START-END.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Training setting (repeat), e.g. hidden_size=128 or window_schedule=[2048,4096].")
 @compute
 @common
-def train_euk(**kw) -> None:
+def train_euk(settings, **kw) -> None:
     """Train the nucleotide segmentation model."""
     from genannot.euk.train import run_train_euk
 
     _paired(kw["genomes"], kw["annotations"])
-    run_train_euk(**kw)
+    extra = _settings(settings)
+    clash = sorted(set(extra) & (set(kw) | {"seed"}))
+    if clash:
+        raise InputError(f"--set {clash[0]}: use the command's own option for it")
+    run_train_euk(**kw, **extra)
 
 
 # ---------------------------------------------------------------- evaluation

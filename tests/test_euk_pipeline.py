@@ -30,3 +30,48 @@ def test_euk_without_rc_and_splice_filter_still_valid(tmp_path, tiny_euk_model, 
     out = tmp_path / "out.gff3"
     assert main(["euk", str(fa), "--model", str(tiny_euk_model), "--no-rc", "--no-splice-filter", "-o", str(out)]) == 0
     gff3_validate(out)
+
+
+def test_bedgraph_tracks_cover_the_record_once(tmp_path, tiny_euk_model):
+    import gzip
+
+    import pysam
+
+    from genannot.io.bedgraph import TRACKS
+
+    fa, _ = write_pair(tmp_path, planted(), name="genome")
+    prefix = tmp_path / "probs"
+    assert main(["euk", str(fa), "--model", str(tiny_euk_model), "-o", str(tmp_path / "o.gff3"), "--bedgraph", str(prefix)]) == 0
+    length = sum(len(line.strip()) for line in fa.read_text().splitlines() if not line.startswith(">"))
+    for name, _, _ in TRACKS:
+        path = tmp_path / f"probs.{name}.bedgraph.gz"
+        lines = gzip.open(path, "rt").read().splitlines()
+        rows = [line.split("\t") for line in lines]
+        ends = [(int(a), int(b)) for _, a, b, _ in rows]
+        assert all(a < b for a, b in ends) and all(b0 <= a1 for (_, b0), (a1, _) in zip(ends, ends[1:])), "sorted, no overlap"
+        assert not ends or ends[-1][1] <= length
+        assert all(0 < float(v) <= 1 for *_, v in rows)
+        pysam.tabix_index(str(path), preset="bed", force=True, keep_original=True)  # bgzip, sortable: indexable
+
+
+def test_bedgraph_writer_skips_bases_already_written(tmp_path):
+    import gzip
+
+    import numpy as np
+
+    from genannot.io.atomic import atomic_outputs
+    from genannot.io.bedgraph import BedGraphTracks, track_paths
+
+    probs = np.zeros((30, 2, 5), dtype=np.float32)
+    probs[5:15, 0, 1] = 0.92  # exon, plus strand
+    probs[15:20, 0, 1] = 0.46
+    paths = track_paths(str(tmp_path / "t"))
+    with atomic_outputs(paths, "wb") as handles:
+        tracks = BedGraphTracks(handles)
+        tracks.write("s", 0, probs[:20])
+        tracks.write("s", 10, probs[10:])  # overlapping slice: bases 10-19 already written
+        tracks.write("s2", 0, probs[:6])
+        tracks.close()
+    rows = gzip.open(paths["exon_plus"], "rt").read().splitlines()
+    assert rows == ["s\t5\t15\t0.9", "s\t15\t20\t0.5", "s2\t5\t6\t0.9"]
+    assert gzip.open(paths["CDS_minus"], "rt").read() == ""

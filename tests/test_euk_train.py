@@ -195,23 +195,20 @@ def test_train_one_epoch_writes_loadable_model_and_resumes_exactly(tmp_path):
     assert "mlm_loss_last" in log[0]["mlm"]
 
 
-def test_train_cli_and_errors(tmp_path):
+def test_train_cli_settings_and_errors(tmp_path):
     from genannot.cli import main
 
     fa, gff = write_synthetic(tmp_path, n_seq=1, length=7000)
     out = tmp_path / "m"
     args = ["train", "euk", "--genome", str(fa), "--annotation", str(gff), "-o", str(out), "--epochs", "1", "--device", "cpu", "--threads", "1", "--batch-size", "2"]
-    # the CLI uses the trainer's defaults: cap the work through the Python API instead
-    from genannot.euk import train as train_mod
-
-    saved = dict(train_mod.DEFAULTS)
-    train_mod.DEFAULTS.update(TINY, mlm_steps=0, max_steps_per_epoch=3)
-    try:
-        assert main(args) == 0
-        assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
-        assert main(args) == 2  # refuses to overwrite a run without --resume
-        assert main(args[:6] + ["-o", str(tmp_path / "empty"), "--resume"]) == 2
-        assert main(args[:6] + ["-o", str(tmp_path / "h"), "--holdout", "nope:1-10"]) == 2
-    finally:
-        train_mod.DEFAULTS.clear()
-        train_mod.DEFAULTS.update(saved)
+    tiny = [f"--set={k}={json.dumps(v)}" for k, v in {**TINY, "mlm_steps": 0, "max_steps_per_epoch": 3}.items()]
+    assert main(args + tiny) == 0
+    assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["encoder"]["hidden_size"] == TINY["hidden_size"] and cfg["head"]["channels"] == list(TINY["channels"])
+    assert main(args + tiny) == 2  # refuses to overwrite a run without --resume
+    assert main(args[:6] + ["-o", str(tmp_path / "empty"), "--resume"]) == 2
+    assert main(args[:6] + ["-o", str(tmp_path / "h"), "--holdout", "nope:1-10"] + tiny) == 2
+    for bad in ("hidden_size", "no_such_setting=1", "epochs=3", "seed=1"):
+        assert main(args[:6] + ["-o", str(tmp_path / "s"), "--set", bad]) == 2, bad
+    assert not (tmp_path / "s").exists()

@@ -889,12 +889,15 @@ def decode_record(
     *,
     softmask: np.ndarray | None = None,
     options: DecodeOptions | None = None,
+    track_sink: Callable[[int, np.ndarray], None] | None = None,
     **overrides,
 ) -> list[Gene]:
     """Structured decoding of one sequence into gene models (see the module doc).
 
     `probs`: (len(seq), 2, 5) tracks, a callable (start, end) -> tracks of seq[start:end], or None.
-    `softmask`: bool per base (used with `softmask_penalty`). Keyword overrides set DecodeOptions fields.
+    `softmask`: bool per base (used with `softmask_penalty`). `track_sink(start, tracks)` sees the
+    tracks of every window group as the decoder uses them, in order along the sequence (groups
+    overlap). Keyword overrides set DecodeOptions fields.
     """
     opt = replace(options or DecodeOptions(), **overrides)
     codes = encode(seq)
@@ -916,6 +919,8 @@ def decode_record(
             tracks = np.asarray(probs(ca, cb))[ra - ca : rb - ca]
         elif probs is not None:
             tracks = probs[ra:rb]
+        if track_sink is not None and tracks is not None:
+            track_sink(ra, tracks)
         region = _Region(decoders[0][0], codes, ra, rb, tracks, softmask)
         for hmm, eng, tab, stitch, last in decoders:
             tail = last[0]  # the previous group's last window (start, path)

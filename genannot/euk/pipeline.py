@@ -9,11 +9,13 @@ registry's "no default euk-seg model" error is what the user sees.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
 
 from genannot.io.atomic import atomic_outputs, check_writable
+from genannot.io.bedgraph import BedGraphTracks, track_paths
 from genannot.io.fasta import FastaRecord, read_fasta
 from genannot.io.gff3 import Gff3Writer, provenance_lines
 from genannot.io.seqout import protein_sequence, write_fasta
@@ -45,6 +47,7 @@ def run_euk(
     no_rc: bool,
     no_splice_filter: bool,
     proteins: str | None,
+    bedgraph: str | None,
     device: str,
     batch_size: int | str,
     seed: int,
@@ -57,7 +60,8 @@ def run_euk(
     from genannot.models.registry import resolve_model
     from genannot.runtime.device import select_device
 
-    for path in (output, proteins):
+    bedgraph_paths = track_paths(bedgraph) if bedgraph else {}
+    for path in (output, proteins, *bedgraph_paths.values()):
         check_writable(path)
     resolved = resolve_model(model, "euk-seg")
     dev = select_device(device)
@@ -66,8 +70,10 @@ def run_euk(
     predict = model_fn(net)
     log.info("model %s on %s", resolved.name, dev)
 
-    with atomic_outputs({"gff3": output, "proteins": proteins}) as out:
+    paths = {"gff3": output, "proteins": proteins, **bedgraph_paths}
+    with atomic_outputs(paths, {k: "wb" for k in bedgraph_paths}) as out:
         writer = Gff3Writer(out["gff3"], provenance_lines(command_line, [(resolved.name, resolved.sha256)]))
+        bedgraph_tracks = BedGraphTracks(out) if bedgraph_paths else None
         for record in read_fasta(input):
             seq = _masked_sequence(record)
 
@@ -75,8 +81,9 @@ def run_euk(
                 return predict_record(predict, seq[a:b], WINDOW, OVERLAP, batch_size, rc=not no_rc,
                                       outputs=net.n_outputs, device=dev)
 
+            sink = functools.partial(bedgraph_tracks.write, record.id) if bedgraph_tracks else None
             genes = decode_record(record.id, record.seq, params, tracks, softmask=record.mask_array(),
-                                  splice_filter=not no_splice_filter)
+                                  splice_filter=not no_splice_filter, track_sink=sink)
             log.info("%s: %d genes", record.id, len(genes))
             writer.write_record(record.id, len(record), genes)
             if "proteins" in out:
@@ -84,3 +91,5 @@ def run_euk(
                     (t.id, protein_sequence(record.seq, g, t, TRANSLATION_TABLE))
                     for g in genes for t in g.transcripts if t.is_coding
                 ))
+        if bedgraph_tracks:
+            bedgraph_tracks.close()

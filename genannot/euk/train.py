@@ -134,16 +134,12 @@ def load_data(genomes: Sequence[str], annotations: Sequence[str]) -> list[SeqDat
     if len(genomes) != len(annotations):
         raise InputError(f"{len(genomes)} genomes but {len(annotations)} annotations: give them in pairs")
     data: list[SeqData] = []
-    seen: dict[str, str] = {}
     for gi, (fa, ann) in enumerate(zip(genomes, annotations)):
         genes_by_seq = read_annotation(ann)
         n_lab = 0
         ids = set()
         for rec in read_fasta(fa):
             ids.add(rec.id)
-            if rec.id in seen:
-                raise InputError(f"sequence id {rec.id!r} occurs in both {seen[rec.id]} and {fa}: ids must be unique across genomes")
-            seen[rec.id] = fa
             genes = genes_by_seq.get(rec.id, [])
             tracks = None
             if genes:
@@ -180,8 +176,11 @@ def fit_gene_model(genomes: Sequence[str], annotations: Sequence[str], holdout: 
 def split_regions(data: list[SeqData], holdout: str | None) -> tuple[list[Region], list[Region], list[Region]]:
     """(supervised training regions, validation regions, all non-holdout regions for MLM)."""
     hold = parse_region(holdout) if holdout else None
-    if hold and not any(d.name == hold[0] for d in data):
-        raise InputError(f"--holdout: sequence {hold[0]!r} is in none of the genomes")
+    if hold:
+        n_named = sum(d.name == hold[0] for d in data)
+        if n_named != 1:
+            where = "none of the genomes" if not n_named else f"{n_named} genomes: the holdout must name one sequence"
+            raise InputError(f"--holdout: sequence {hold[0]!r} is in {where}")
     train, val, unsup = [], [], []
     for i, d in enumerate(data):
         pieces = [(0, len(d))]
