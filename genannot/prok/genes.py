@@ -15,6 +15,9 @@ next gene ends to the right of the previous one; connections follow Prodigal's r
   tail-to-tail (+ then -): 3' ends may overlap by less than `max_opp_overlap` (200) nt and less than
   either gene; head-to-head (- then +): no overlap; at most one gene per stop group;
   small bonuses for close same-strand genes (operons), small penalties for strand switches and long gaps.
+
+Inputs too short to self-train on (anonymous mode) are scored with the statistics of preset training genomes
+near their GC (presets.py), keeping the preset whose gene set scores highest (Prodigal's metagenomic mode).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from genannot.prok.orfs import EDGE, StopGroup
+from genannot.prok.presets import GenomeStats, select_presets
 from genannot.prok.signals import (
     TYPE_INDEX,
     FrameCumsum,
@@ -469,7 +473,9 @@ class FinderOptions:
     min_edge_length: int = 60
     allow_ctg: bool = False
     coding_rounds: int = 2  # hexamer self-training rounds after the GC-frame bootstrap
-    anonymous: bool = False  # too little sequence to learn from: the learned priors are the models
+    anonymous: bool = False  # too little sequence to learn from: presets or the learned priors are the models
+    presets: list | None = None  # presets.GenomeStats tried in anonymous mode (none: classifiers only; the
+    # pipeline fills in the packaged presets when this is None)
     params: Params = field(default_factory=Params)
 
 
@@ -517,43 +523,107 @@ def gc_frame_scores(rec: RecordSeq, c: Candidates) -> np.ndarray:
     return out
 
 
+MIN_SELF_TRAIN = 20000  # nt: without a preset for the input's genetic code, self-training still beats the
+# classifiers alone from here (the anonymous-mode threshold before presets existed)
+
+
 def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[RecordCalls]:
-    """Self-trained gene finding over all records of one genome (statistics learned from all records together).
+    """Gene finding over all records of one genome: self-trained (`self_train`), or with `opts.anonymous`
+    (too little sequence to learn from) and the classifiers, from the presets near the input's GC
+    (`opts.presets`) or, where none fits, self-trained from MIN_SELF_TRAIN nt, else from the classifiers
+    alone. Without classifiers (development) the
+    statistics are self-trained whatever the length.
+
+    `priors` is a callable (recs, cands, scores, plausible) -> (P(coding) per candidate, P(start) per
+    candidate) lists, NaN where not scored; `scores` are the statistics' candidate scores and `plausible` the
+    per-group masks of groups worth scoring (see pipeline.ModelPriors). None = statistics only (development)."""
+    if opts.anonymous and priors is not None:
+        gc = _input_gc(recs)
+        chosen = select_presets(opts.presets or [], gc, opts.table)
+        log.info("%d nt: too short to learn this genome's statistics (anonymous mode, GC %.1f%%)",
+                 sum(r.n for r in recs), 100 * gc)
+        if chosen:
+            return _from_presets(recs, opts, priors, chosen)
+        if sum(r.n for r in recs) >= MIN_SELF_TRAIN:
+            log.info("no presets for translation table %d: self-training on this input", opts.table)
+            return self_train(recs, opts, priors)[0]
+        log.info("no presets for translation table %d: classifiers only", opts.table)
+        return _anonymous(recs, opts, priors)
+    return self_train(recs, opts, priors)[0]
+
+
+def _input_gc(recs: list[RecordSeq]) -> float:
+    from genannot.prok.signals import gc_content
+
+    return gc_content([r.fwd.codes for r in recs])
+
+
+def _p_stop(opts: FinderOptions, gc: float) -> float:
+    from genannot.prok.orfs import codon_sets
+    from genannot.prok.signals import prob_stop
+
+    _starts, stops = codon_sets(opts.table, opts.allow_ctg)
+    return prob_stop(stops, gc)
+
+
+def _coding_raw(recs, cands, lo: np.ndarray) -> list[np.ndarray]:
+    """Hexamer log-odds sums of every candidate under one coding model."""
+    from genannot.prok.signals import HexamerModel
+
+    model = HexamerModel(lo)
+    return [hexamer_sums(r, c, {1: model.position_values(r.fwd), -1: model.position_values(r.rev)})
+            for r, c in zip(recs, cands)]
+
+
+def _with_atypical(raws, raws_a, p: Params) -> list[np.ndarray]:
+    """A candidate takes the better of the main and the (handicapped) atypical coding model."""
+    return [np.maximum(ra, rb - p.atypical_penalty) for ra, rb in zip(raws, raws_a)]
+
+
+def _with_cds_prior(cscores, cds_l, cands, p: Params) -> list[np.ndarray]:
+    return [cs + p.cds_weight * _length_ramp(c.length, p.cds_ramp) * (cl - p.cds_offset)
+            for cs, cl, c in zip(cscores, cds_l, cands)]
+
+
+def _decode(recs, cands, feats, cscores, smodel: StartModel, opts: FinderOptions, tis=None, cds_p=None,
+            tis_p=None) -> tuple[list[RecordCalls], float]:
+    """Start scores, DP per record -> calls and the summed DP score of the gene sets."""
+    p = opts.params
+    out = []
+    dp_total = 0.0
+    for k, (r, c, f, cs) in enumerate(zip(recs, cands, feats, cscores)):
+        ss = start_scores(c, f, smodel, cs, p, opts.closed, tis_logit=None if tis is None else tis[k])
+        total = cs + ss.total + p.gene_bonus
+        res = choose_genes(c, total, p, ss.rscore, ss.uscore)
+        dp_total += res.total
+        ch = res.chosen[total[res.chosen] > 0]
+        out.append(RecordCalls(r, c, ch, total, cs, ss.total, rbs_bin=smodel.sd_choice(f.sd),
+                               prob_cds=None if cds_p is None else cds_p[k],
+                               prob_tis=None if tis_p is None else tis_p[k]))
+    return out, dp_total
+
+
+def self_train(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> tuple[list[RecordCalls], GenomeStats]:
+    """Self-trained gene finding over all records of one genome (statistics learned from all records together);
+    returns the calls and the statistics learned (what a preset stores).
 
     1. bootstrap: a DP over the longest ORFs scored by GC-frame bias gives a first gene set;
     2. `coding_rounds` times: in-frame hexamer log-odds (plus an atypical-gene model from the second round on)
        learned from the current genes, start model learned from strongly coding ORFs, DP -> new gene set;
     3. with `priors`: the classifiers' log-odds are added (CDS to the coding score, TIS to the start score),
-       the start model is re-learned with them and the final DP is run.
-
-    `priors` is a callable (recs, cands, scores, plausible) -> (P(coding) per candidate, P(start) per
-    candidate) lists, NaN where not scored; `scores` are the statistics' candidate scores and `plausible` the
-    per-group masks of groups worth scoring (see pipeline.ModelPriors). None = statistics only (development).
-    With `opts.anonymous` (too little sequence to learn from) the classifiers are the models."""
+       the start model is re-learned with them and the final DP is run."""
     import time
 
-    from genannot.prok.orfs import codon_sets
-    from genannot.prok.signals import (
-        HexamerModel,
-        background_hexamers,
-        gc_content,
-        inframe_hexamer_counts,
-        prob_stop,
-    )
+    from genannot.prok.signals import HexamerModel, background_hexamers, inframe_hexamer_counts
 
     t0 = time.perf_counter()
     p = opts.params
     cands = [build_candidates(r) for r in recs]
-    gc = gc_content([r.fwd.codes for r in recs])
-    _starts, stops = codon_sets(opts.table, opts.allow_ctg)
-    pst = prob_stop(stops, gc)
+    gc = _input_gc(recs)
+    pst = _p_stop(opts, gc)
     feats = [start_features(r, c) for r, c in zip(recs, cands)]
     log.info("%d candidate genes in %d stop groups (GC %.1f%%)", sum(len(c) for c in cands),
              sum(c.n_groups for c in cands), 100 * gc)
-    if opts.anonymous and priors is not None:
-        log.info("%d nt: too short to learn this genome's statistics; classifiers only (anonymous mode)",
-                 sum(r.n for r in recs))
-        return _anonymous(recs, cands, feats, opts, priors, pst)
     bg = background_hexamers([s for r in recs for s in (r.fwd, r.rev)])
 
     # ---- stage 0: GC-frame bootstrap on the longest ORF of every group
@@ -581,25 +651,11 @@ def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[
                     counts += inframe_hexamer_counts(strand_of(r, s), c.sp[m], last)
         return HexamerModel.fit(counts, bg)
 
-    def coding(model: HexamerModel) -> list[np.ndarray]:
-        return [hexamer_sums(r, c, {1: model.position_values(r.fwd), -1: model.position_values(r.rev)})
-                for r, c in zip(recs, cands)]
-
-    def decode(cscores, smodel, tis=None, cds_p=None, tis_p=None) -> list[RecordCalls]:
-        out = []
-        for k, (r, c, f, cs) in enumerate(zip(recs, cands, feats, cscores)):
-            ss = start_scores(c, f, smodel, cs, p, opts.closed, tis_logit=None if tis is None else tis[k])
-            total = cs + ss.total + p.gene_bonus
-            res = choose_genes(c, total, p, ss.rscore, ss.uscore)
-            ch = res.chosen[total[res.chosen] > 0]
-            out.append(RecordCalls(r, c, ch, total, cs, ss.total, rbs_bin=smodel.sd_choice(f.sd),
-                                   prob_cds=None if cds_p is None else cds_p[k],
-                                   prob_tis=None if tis_p is None else tis_p[k]))
-        return out
-
     calls: list[RecordCalls] = []
     for rnd in range(max(1, opts.coding_rounds)):
-        raws = coding(learn_hexamers(chosen))
+        main = learn_hexamers(chosen)
+        atypical = None
+        raws = _coding_raw(recs, cands, main.lo)
         if p.atypical_fraction > 0 and rnd > 0:
             # a second coding model from the called genes the main model fits least (horizontally transferred,
             # highly expressed or otherwise atypical genes); a candidate takes the better of the two
@@ -607,28 +663,63 @@ def find_genes(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> list[
             allp = np.concatenate(per) if per else np.zeros(0)
             if len(allp) >= 200:
                 cut = np.quantile(allp, p.atypical_fraction)
-                raws_a = coding(learn_hexamers([ch[x <= cut] for ch, x in zip(chosen, per)]))
-                raws = [np.maximum(ra, rb - p.atypical_penalty) for ra, rb in zip(raws, raws_a)]
+                atypical = learn_hexamers([ch[x <= cut] for ch, x in zip(chosen, per)])
+                raws = _with_atypical(raws, _coding_raw(recs, cands, atypical.lo), p)
         cscores = [coding_scores(raw, c, pst) for raw, c in zip(raws, cands)]
         smodel = train_start_model(cands, feats, cscores, p, gc=gc)
-        calls = decode(cscores, smodel)
+        calls, _ = _decode(recs, cands, feats, cscores, smodel, opts)
         chosen = [k.chosen for k in calls]
         log.info("self-training round %d: %d genes (%.1f s)", rnd + 1, sum(len(x) for x in chosen),
                  time.perf_counter() - t0)
+
+    def stats(start: StartModel) -> GenomeStats:
+        return GenomeStats(name="", gc=gc, table=opts.table, coding=main.lo,
+                           atypical=None if atypical is None else atypical.lo, start=start)
+
     if priors is None:
-        return calls
+        return calls, stats(smodel)
 
     # ---- learned priors: classifier log-odds on plausible groups / their best starts
     plausible = [group_max(k.score, k.cands) > p.plausible_min for k in calls]
     cds_p, tis_p = priors(recs, cands, [k.score for k in calls], plausible)
     cds_l = [_prior_logit(x, c, p.cds_missing) for x, c in zip(cds_p, cands)]
     tis_l = [_prior_logit(x, c, None) for x, c in zip(tis_p, cands)]
-    cscores = [cs + p.cds_weight * _length_ramp(c.length, p.cds_ramp) * (cl - p.cds_offset)
-               for cs, cl, c in zip(cscores, cds_l, cands)]
+    cscores = _with_cds_prior(cscores, cds_l, cands, p)
     smodel = train_start_model(cands, feats, cscores, p, gc=gc,
                                prior=np.concatenate([p.tis_weight * (tl - p.tis_offset) for tl in tis_l]))
-    calls = decode(cscores, smodel, tis_l, cds_p, tis_p)
+    calls, _ = _decode(recs, cands, feats, cscores, smodel, opts, tis_l, cds_p, tis_p)
     log.info("with classifier priors: %d genes (%.1f s)", sum(len(k.chosen) for k in calls), time.perf_counter() - t0)
+    return calls, stats(smodel)
+
+
+def _from_presets(recs: list[RecordSeq], opts: FinderOptions, priors, presets: list) -> list[RecordCalls]:
+    """Prodigal's metagenomic mode with genannot's presets: each preset's statistics (coding models, start model,
+    GC for the length prior) score the candidates, the classifier priors are added as `self_train` adds them,
+    and the preset whose gene set has the highest total DP score over all records is kept. The classifiers
+    see the union of what the presets find plausible, once."""
+    p = opts.params
+    cands = [build_candidates(r) for r in recs]
+    feats = [start_features(r, c) for r, c in zip(recs, cands)]
+    base = []  # per preset: coding scores and statistics-only calls (what the classifiers are asked about)
+    for st in presets:
+        raws = _coding_raw(recs, cands, st.coding)
+        if st.atypical is not None:
+            raws = _with_atypical(raws, _coding_raw(recs, cands, st.atypical), p)
+        pst = _p_stop(opts, st.gc)
+        cscores = [coding_scores(raw, c, pst) for raw, c in zip(raws, cands)]
+        base.append((st, cscores, _decode(recs, cands, feats, cscores, st.start, opts)[0]))
+    plausible = [np.logical_or.reduce([group_max(b[2][k].score, c) > p.plausible_min for b in base])
+                 for k, c in enumerate(cands)]
+    best_score = [np.maximum.reduce([b[2][k].score for b in base]) for k in range(len(cands))]
+    cds_p, tis_p = priors(recs, cands, best_score, plausible)
+    cds_l = [_prior_logit(x, c, p.cds_missing) for x, c in zip(cds_p, cands)]
+    tis_l = [_prior_logit(x, c, None) for x, c in zip(tis_p, cands)]
+    runs = [(st, *_decode(recs, cands, feats, _with_cds_prior(cs, cds_l, cands, p), st.start, opts, tis_l, cds_p,
+                          tis_p)) for st, cs, _calls in base]
+    st, calls, total = max(runs, key=lambda b: b[2])
+    log.info("presets tried: %s; kept %s (GC %.1f%%, score %.1f): %d genes",
+             ", ".join(f"{b[0].name} {b[2]:.1f}" for b in runs), st.name, 100 * st.gc, total,
+             sum(len(k.chosen) for k in calls))
     return calls
 
 
@@ -661,9 +752,12 @@ def _prior_logit(prob: np.ndarray, c: Candidates, missing: float | None) -> np.n
     return np.where(nan, fill, lg)
 
 
-def _anonymous(recs, cands, feats, opts: FinderOptions, priors, pst) -> list[RecordCalls]:
-    """Too little sequence to self-train: the classifiers are the coding and start models."""
+def _anonymous(recs, opts: FinderOptions, priors) -> list[RecordCalls]:
+    """Too little sequence to self-train and no presets: the classifiers are the coding and start models."""
     p = opts.params
+    cands = [build_candidates(r) for r in recs]
+    feats = [start_features(r, c) for r, c in zip(recs, cands)]
+    pst = _p_stop(opts, _input_gc(recs))
     totals = [np.zeros(len(c)) for c in cands]
     plausible = [np.ones(c.n_groups, dtype=bool) for c in cands]
     cds_p, tis_p = priors(recs, cands, totals, plausible)

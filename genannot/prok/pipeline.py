@@ -6,8 +6,11 @@ compute, then annotation, then every requested output committed together (nothin
 
 Statistics are learned from all records of the input together (Prodigal does the same), so a draft assembly
 of many contigs is annotated with one genome-wide model. Inputs shorter than `MIN_TRAIN` nt in total are too
-small to learn from: they are annotated in anonymous mode, where the learned classifiers are the coding and
-start models.
+small to learn from: they are annotated in anonymous mode, with the packaged preset statistics of training
+genomes near the input's GC (prok/presets.py; Prodigal's metagenomic mode) plus the learned classifiers, or with
+the classifiers alone where no preset fits (without classifiers, a development path, they are self-trained).
+MIN_TRAIN was set where presets and self-training tie on slices of B. subtilis and C. crescentus scored with the
+fold-B classifiers and presets built without them (bench/prok_short.py): presets win below ~75 kb.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ CANDIDATE_COLUMNS = [
     "seq_id", "orf_group", "strand", "start", "end", "start_type", "length", "prob_cds", "prob_tis",
     "coding_score", "start_score", "score", "prediction_max_likelihood", "predicted",
 ]
-MIN_TRAIN = 20000  # nt: below this the genome's own statistics are not learned (anonymous mode)
+MIN_TRAIN = 75000  # nt: below this the genome's own statistics are not learned (anonymous mode, presets)
 
 
 @dataclass
@@ -152,7 +155,9 @@ def annotate_full(records: Iterable, options: ProkOptions | None = None) -> Prok
             index.append(None)
     priors = ModelPriors(opts.models, opts.tis_top) if opts.models is not None else None
     if total_len < MIN_TRAIN:
-        opts = replace(opts, anonymous=True)
+        from genannot.prok.presets import load_presets
+
+        opts = replace(opts, anonymous=True, presets=load_presets() if opts.presets is None else opts.presets)
     calls = find_genes(recs, opts, priors=priors) if recs else []
     out_calls: list[RecordCalls | None] = [calls[i] if i is not None else None for i in index]
     genes = [to_genes(r.id, k, opts.table) if k is not None else [] for r, k in zip(records, out_calls)]
