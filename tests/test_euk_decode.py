@@ -220,6 +220,17 @@ def test_planted_genes_both_strands_signal_models_alone(params):
         check_orf(b.seq, g)
 
 
+def test_a_network_that_only_knows_the_prior_changes_nothing(params):
+    b = planted()
+    prior = [0.01, 0.2, 0.3, 0.02, 0.05]
+    flat = np.broadcast_to(np.asarray(prior, dtype=np.float32), (len(b.seq), 2, 5)).copy()
+    same = dict(utr=False, lnc=False, joint_strands=True)
+    alone = structure(decode_record("chr", b.seq, params, **same))
+    assert alone == structure(b.genes)
+    assert structure(decode_record("chr", b.seq, params, flat, net_prior=prior, **same)) == alone
+    assert decode_record("chr", b.seq, params, flat, **same) == [], "uncorrected, a 20% exon prior reads as evidence against genes"
+
+
 def utr_and_lncrna_genome() -> Builder:
     """A coding gene with UTRs on each strand, then a two-exon lncRNA (no CDS track)."""
     b = Builder(5)

@@ -182,6 +182,8 @@ def test_train_one_epoch_writes_loadable_model_and_resumes_exactly(tmp_path):
     assert model.predict("ACGT" * 301).shape == (1204, 10)
     cfg = json.loads((tmp_path / "b" / "config.json").read_text())
     assert cfg["kind"] == "euk-seg" and cfg["metadata"]["training"]["epochs_done"] == 1
+    prior = cfg["metadata"]["training"]["class_prior"]  # what the decoder divides out
+    assert len(prior) == 5 and all(0 <= v < 1 for v in prior) and prior[1] > 0  # exon bases were seen
     b = run_train_euk(output_dir=str(tmp_path / "b"), epochs=2, resume=True, **common)
     assert [h["epoch"] for h in b["history"]] == [1, 2]
     assert b["history"][1]["window"] == 3000  # curriculum: second epoch uses the longer windows

@@ -22,7 +22,9 @@ Structured decoder
   tracks; on simulated tracks of human chr9:1-1,000,000 it lifted lncRNA exon F1 from 0.11 to
   0.23 and genes found from 11 to 16 of 23); `joint_strands`.
 - Emissions: `net_weight` x the network's log-odds (sum of the logits of the state's labels, so
-  that intergenic scores 0) + `coding_weight` x the in-frame coding Markov chain's log-odds in CDS
+  that intergenic scores 0; with `net_prior`, the logits of the class frequencies the network was
+  trained on are subtracted, so that the state machine's own length and density priors are not
+  counted twice: a network that knows nothing then leaves the signal models' answer unchanged) + `coding_weight` x the in-frame coding Markov chain's log-odds in CDS
   states (0 elsewhere: introns, UTRs and intergenic share the background).
 - Signals are transitions: an intron opens only at an allowed donor dinucleotide and closes at an
   allowed acceptor (GT/GC/AT, AG/AC as seen in the training annotation; `splice_filter=False`
@@ -81,6 +83,7 @@ class DecodeOptions:
     batch: int = 64
     max_rounds: int = 3  # re-decoding rounds for window junctions where the paths disagree
     net_weight: float = 1.0
+    net_prior: Sequence[float] | None = None  # per-class base frequency the network was trained on (5 values)
     signal_weight: float = 1.0
     coding_weight: float = 1.0
     utr: bool | None = None  # None: on with network tracks
@@ -377,7 +380,11 @@ class _Region:
         feats[:, 3:6] = cm[:, sl].T
         if probs is not None:
             pr = np.clip(np.asarray(probs, dtype=np.float32), 1e-4, 1 - 1e-4)
-            feats[:, 6:16] = np.log(pr / (1 - pr)).reshape(len(pr), 10)
+            logit = np.log(pr / (1 - pr))
+            if o.net_prior is not None:  # posterior odds / prior odds: the evidence the network adds
+                q = np.clip(np.asarray(o.net_prior, dtype=np.float32), 1e-4, 1 - 1e-4)
+                logit -= np.log(q / (1 - q))
+            feats[:, 6:16] = logit.reshape(len(pr), 10)
         if softmask is not None:
             feats[:, 16] = softmask[start:end]
         self.feats = feats

@@ -74,8 +74,10 @@ def run_euk(
     with atomic_outputs(paths, {k: "wb" for k in bedgraph_paths}) as out:
         writer = Gff3Writer(out["gff3"], provenance_lines(command_line, [(resolved.name, resolved.sha256)]))
         bedgraph_tracks = BedGraphTracks(out) if bedgraph_paths else None
+        reads_softmask = net.config.head.softmask
+        net_prior = net.metadata.get("training", {}).get("class_prior")
         for record in read_fasta(input):
-            seq = _masked_sequence(record)
+            seq = _masked_sequence(record) if reads_softmask else record.seq  # no per-base copy unless read
 
             def tracks(a: int, b: int, seq: str = seq) -> np.ndarray:
                 return predict_record(predict, seq[a:b], WINDOW, OVERLAP, batch_size, rc=not no_rc,
@@ -83,7 +85,7 @@ def run_euk(
 
             sink = functools.partial(bedgraph_tracks.write, record.id) if bedgraph_tracks else None
             genes = decode_record(record.id, record.seq, params, tracks, softmask=record.mask_array(),
-                                  splice_filter=not no_splice_filter, track_sink=sink)
+                                  splice_filter=not no_splice_filter, track_sink=sink, net_prior=net_prior)
             log.info("%s: %d genes", record.id, len(genes))
             writer.write_record(record.id, len(record), genes)
             if "proteins" in out:

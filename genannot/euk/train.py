@@ -358,6 +358,15 @@ def _targets_batch(data: list[SeqData], wins: list[tuple[int, int, int, str]], l
     return torch.from_numpy(y), torch.from_numpy(w)
 
 
+def class_prior(label_sum: np.ndarray, weight: float) -> list[float] | None:
+    """Per-class base frequency of an epoch's training targets (both strands' columns pooled): the prior
+    the network's probabilities are calibrated to, which the decoder divides out (genannot.euk.decode)."""
+    if weight <= 0:
+        return None
+    freq = label_sum / weight
+    return [round(float(v), 6) for v in freq.reshape(-1, 5).mean(axis=0)]
+
+
 def masked_bce(logits, y, w):
     import torch.nn.functional as F
 
@@ -626,6 +635,7 @@ def run_train_euk(
         model.train()
         t0 = time.time()
         losses, bp_done = [], 0
+        label_sum, label_weight = np.zeros(model.n_outputs), 0.0
         n_steps = min(steps_per_epoch[epoch], math.ceil(len(chosen) / bsz))
         for k in range(n_steps):
             batch_w = chosen[k * bsz : (k + 1) * bsz]
@@ -634,6 +644,8 @@ def run_train_euk(
             inputs = [window_input(data[j], a, b, s) for j, a, b, s in batch_w]
             batch = model.prepare([s for s, _ in inputs], [m for _, m in inputs])
             y, wt = _targets_batch(data, batch_w, batch.nuc_ids.shape[1], model.n_outputs)
+            label_sum += (y * wt.unsqueeze(-1)).sum(dim=(0, 1)).double().numpy()
+            label_weight += float(wt.sum())
             batch, y, wt = batch.to(dev), y.to(dev), wt.to(dev)
             for g in opt.param_groups:
                 g["lr"] = _lr_at(step, total_steps, settings["lr"], settings["warmup_steps"])
@@ -663,6 +675,7 @@ def run_train_euk(
             "loss_last": float(np.mean(losses[-settings["log_every"] :])) if losses else None,
             "loss_mean": float(np.mean(losses)) if losses else None,
             "train_seconds": train_s, "bp_per_s": bp_done / max(train_s, 1e-9),
+            "class_prior": class_prior(label_sum, label_weight),
         }
         if val_regions:
             t1 = time.time()
@@ -673,7 +686,8 @@ def run_train_euk(
         log.info("epoch %d: loss %.4f -> %.4f, %d steps, %.0f bp/s", epoch + 1, rec["loss_first"] or float("nan"), rec["loss_last"] or float("nan"), len(losses), rec["bp_per_s"])
         history.append(rec)
         model.metadata = _jsonable({
-            "training": {"genomes": settings["genomes"], "annotations": settings["annotations"], "holdout": settings["holdout"], "epochs_done": epoch + 1, "seed": seed},
+            "training": {"genomes": settings["genomes"], "annotations": settings["annotations"], "holdout": settings["holdout"], "epochs_done": epoch + 1, "seed": seed,
+                         "class_prior": rec["class_prior"]},
             "validation": val_m,
         })
         model.save_pretrained(out)
