@@ -121,6 +121,7 @@ def prok(**kw) -> None:
 @click.option("--no-rc", is_flag=True, help="Skip reverse-complement test-time averaging.")
 @click.option("--no-splice-filter", is_flag=True, help="Keep exons with non-canonical splice dinucleotides.")
 @click.option("--proteins", default=None, help="Write protein FASTA here.")
+@click.option("--net-weight", type=click.FloatRange(min=0), default=None, help="Weight of the network's evidence in the decoder (default: the model's own; 0 = signal models alone).")
 @click.option("--bedgraph", default=None, metavar="PREFIX", help="Write per-base probabilities as bgzipped bedGraph, PREFIX.<class>_<strand>.bedgraph.gz.")
 @compute
 @common

@@ -75,3 +75,23 @@ def test_bedgraph_writer_skips_bases_already_written(tmp_path):
     rows = gzip.open(paths["exon_plus"], "rt").read().splitlines()
     assert rows == ["s\t5\t15\t0.9", "s\t15\t20\t0.5", "s2\t5\t6\t0.9"]
     assert gzip.open(paths["CDS_minus"], "rt").read() == ""
+
+
+def test_net_weight_zero_is_the_signal_models_alone_without_running_the_network(tmp_path, tiny_euk_model, monkeypatch):
+    from genannot.euk import windows
+    from genannot.euk.decode import decode_record
+    from genannot.euk.genemodel import GeneModelParams
+
+    def no_network(*a, **k):
+        raise AssertionError("the network ran although its weight is 0")
+
+    monkeypatch.setattr(windows, "predict_record", no_network)
+    b = planted()
+    fa, _ = write_pair(tmp_path, b, name="genome")
+    out = tmp_path / "o.gff3"
+    assert main(["euk", str(fa), "--model", str(tiny_euk_model), "--net-weight", "0", "-o", str(out)]) == 0
+    rows = {tuple(f[i] for i in (2, 3, 4, 6)) for f in (line.split("\t") for line in out.read_text().splitlines() if "\t" in line)}
+    alone = decode_record("chr", b.seq, GeneModelParams.load(tiny_euk_model))
+    assert alone, "the planted genes are found by the signal models"
+    expect = {("CDS", str(a), str(e), g.strand) for g in alone for t in g.transcripts for a, e in t.cds}
+    assert {r for r in rows if r[0] == "CDS"} == expect

@@ -3,8 +3,10 @@
 Per record: the segmentation network scores overlapping windows on both strands (reverse-complement
 averaging unless `no_rc`), and the structured decoder turns those per-base probabilities plus the
 model directory's signal models (genemodel.npz, written by `genannot train euk`) into gene models,
-written to GFF3 as each record finishes. No default model ships yet, so without `--model` the
-registry's "no default euk-seg model" error is what the user sees.
+written to GFF3 as each record finishes. How much the decoder trusts the network (`net_weight`) is a
+property of the model (config.json metadata "decoder"), overridable with --net-weight; at 0 the
+gene models come from the signal models alone and the network is not run unless --bedgraph asks
+for its tracks.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 WINDOW = 8192  # the longest window of the training curriculum
 OVERLAP = 2048  # window edges discarded when stitching
 TRANSLATION_TABLE = 1  # standard code for nuclear genes
+CPU_WINDOWS = 8  # 'auto' batch on CPU: throughput is flat beyond a few windows, memory is not (U-Net activations)
 
 
 def _masked_sequence(record: FastaRecord) -> str:
@@ -39,6 +42,12 @@ def _masked_sequence(record: FastaRecord) -> str:
     return "".join(parts)
 
 
+def decoder_net_weight(metadata: dict) -> float:
+    """The network's weight in the decoder that the model was shipped with (chosen on training sequence by
+    bench/euk_register.py); 1 for a model without one."""
+    return float(metadata.get("decoder", {}).get("net_weight", 1.0))
+
+
 def run_euk(
     *,
     input: str,
@@ -48,6 +57,7 @@ def run_euk(
     no_splice_filter: bool,
     proteins: str | None,
     bedgraph: str | None,
+    net_weight: float | None,
     device: str,
     batch_size: int | str,
     seed: int,
@@ -68,14 +78,20 @@ def run_euk(
     params = GeneModelParams.load(resolved.path)
     net = EukSegModel.from_pretrained(resolved.path).to(dev).eval()
     predict = model_fn(net)
-    log.info("model %s on %s", resolved.name, dev)
+    if batch_size == "auto" and dev.type == "cpu":
+        batch_size = CPU_WINDOWS
+    weight = decoder_net_weight(net.metadata) if net_weight is None else net_weight
+    # weight 0: the gene models come from the signal models alone, and the network runs only for --bedgraph
+    decoder = {"net_weight": weight, "net_prior": net.metadata.get("training", {}).get("class_prior")}
+    if weight == 0:
+        decoder.update(utr=False, lnc=False, joint_strands=True)
+    log.info("model %s on %s; network weight in the decoder %g", resolved.name, dev, weight)
 
     paths = {"gff3": output, "proteins": proteins, **bedgraph_paths}
     with atomic_outputs(paths, {k: "wb" for k in bedgraph_paths}) as out:
         writer = Gff3Writer(out["gff3"], provenance_lines(command_line, [(resolved.name, resolved.sha256)]))
         bedgraph_tracks = BedGraphTracks(out) if bedgraph_paths else None
         reads_softmask = net.config.head.softmask
-        net_prior = net.metadata.get("training", {}).get("class_prior")
         for record in read_fasta(input):
             seq = _masked_sequence(record) if reads_softmask else record.seq  # no per-base copy unless read
 
@@ -84,8 +100,9 @@ def run_euk(
                                       outputs=net.n_outputs, device=dev)
 
             sink = functools.partial(bedgraph_tracks.write, record.id) if bedgraph_tracks else None
-            genes = decode_record(record.id, record.seq, params, tracks, softmask=record.mask_array(),
-                                  splice_filter=not no_splice_filter, track_sink=sink, net_prior=net_prior)
+            genes = decode_record(record.id, record.seq, params, tracks if weight or sink else None,
+                                  softmask=record.mask_array(), splice_filter=not no_splice_filter, track_sink=sink,
+                                  **decoder)
             log.info("%s: %d genes", record.id, len(genes))
             writer.write_record(record.id, len(record), genes)
             if "proteins" in out:
