@@ -100,14 +100,13 @@ def test_train_requires_pairs(tmp_path, capsys):
     assert "in pairs" in capsys.readouterr().err
 
 
-def test_euk_without_a_model_says_so(tmp_path, capsys):
+def test_euk_without_a_model_uses_the_embedded_default(tmp_path, capsys, gff3_validate):
     src = tmp_path / "in.fa"
     src.write_text(GOOD_FASTA)
     out = tmp_path / "out.gff3"
-    code = main(["euk", str(src), "-o", str(out)])
-    err = capsys.readouterr().err
-    assert code == 3 and "euk-seg" in err and len(err.strip().splitlines()) == 1
-    assert not out.exists()
+    assert main(["euk", str(src), "-o", str(out)]) == 0, capsys.readouterr().err
+    gff3_validate(out)
+    assert "#model genannot-euk-seg-small " in out.read_text()
 
 
 def test_unknown_model_is_one_line(tmp_path, capsys):
