@@ -250,10 +250,9 @@ def write_markdown(rows: list[dict], smoke_rows: list[dict], model: str, argv: l
     if speed:
         L.append("- genannot throughput, end to end (model loading included): " + "; ".join(speed))
     if any("in-process" in r["tool"] for r in rows):
-        L.append("- ablations (in-process, this script): genannot.euk.windows.predict_record with the pipeline's "
-                 "window and overlap, forward windows then reverse-complement ones (the `rc=False` tracks for "
-                 "--no-rc), decoded with decode_record (splice_filter=False for --no-splice-filter; probs=None for "
-                 "the signal models alone) or decode_heuristic; peak RSS not measured per variant")
+        L.append("- heuristic decoder (in-process, this script): genannot.euk.windows.predict_record with the pipeline's "
+                 "window, overlap and reverse-complement averaging, decoded by genannot.euk.decode.decode_heuristic; "
+                 "seconds = network + decoding, peak RSS not measured")
     L.append("")
     if smoke_rows:
         L += ["## Smoke run: every other genome (training data)", "", "| genome | genes | gt gff3validator | s/Mb | peak RSS MiB |",

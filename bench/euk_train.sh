@@ -5,12 +5,16 @@
 #   Arabidopsis and yeast (unseen genomes for the bench).
 #
 #   bash bench/euk_train.sh [OUT]      (RESUME=--resume continues an interrupted run; THREADS=2 by default)
+#
+# The shipped model: started on 2026-11-21 with EPOCHS=9 on the 2-core machine, shared with two other jobs
+# (12-26k bp/s); stopped during epoch 2 and resumed with EPOCHS=6, then after epoch 2 with EPOCHS=4 (the learning-rate schedule, cosine over all
+# steps, was shortened from there), so a fresh run of this script differs slightly from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${GENANNOT_SHARED_DATA:-$(cd .. && pwd)/shared/data}/euk
 OUT=${1:-runs/euk-seg-small}
 GENANNOT=${GENANNOT:-genannot}
-EPOCHS=${EPOCHS:-9}
+EPOCHS=${EPOCHS:-4}
 args=(--genome "$D/human/GRCh38_chr9_1-1000000.dna_sm.fa.gz" --annotation "$D/human/GRCh38_chr9_1-1000000.Ensembl91.gtf.gz"   # --holdout: validation only
       --genome "$D/human/GRCh38_chr21_2regions.EnsemblVEPtest.fa.gz" --annotation "$D/human/GRCh38_chr21_2regions.Ensembl84.gff3.gz")
 for fa in "$D"/*/*.fa.gz; do
