@@ -218,6 +218,9 @@ class GeneModelParams:
         lo = self.coding.reshape(3, -1) - self.noncoding.reshape(1, -1)
         out = lo[:, idx].astype(np.float32)
         out[:, ~valid] = 0.0
+        # the third base of a stop codon: a CDS can only hold one as its last codon, which the stop signal
+        # scores; the chain, trained on sense codons, would charge every gene end ~20 nats for it
+        out[2, _pair_mask(codes, set(STOPS), -2)] = 0.0
         return out
 
     # ------------------------------------------------------------------ lengths

@@ -1,0 +1,78 @@
+"""Self-training of the signal models on the input (genannot.euk.selftrain) and the stop-codon scoring
+of the coding chain it depends on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genannot.euk.decode import decode_record
+from genannot.euk.genemodel import GeneModelParams, encode
+from genannot.euk.selftrain import long_orfs, self_train
+from genannot.io.seqout import reverse_complement
+from genannot.models.registry import resolve_model
+
+STOPS = ("TAA", "TAG", "TGA")
+SENSE = [a + b + c for a in "ACGT" for b in "ACGT" for c in "ACGT" if a + b + c not in STOPS]
+
+
+@pytest.fixture(scope="module")
+def prior() -> GeneModelParams:
+    return GeneModelParams.load(resolve_model(None, "euk-seg").path)
+
+
+def _compact_genome(seed: int, n_genes: int) -> tuple[str, list[tuple[str, int, int]]]:
+    """Single-exon genes (ATG, codons from a skewed usage, a stop) between short AT-rich spacers, on
+    both strands, as in a yeast; returns the sequence and (strand, start, end) 1-based of each CDS."""
+    rng = np.random.default_rng(seed)
+    usage = rng.dirichlet(np.full(len(SENSE), 0.3))
+    parts, genes, pos = [], [], 0
+    for i in range(n_genes):
+        spacer = "".join(rng.choice(list("ACGT"), size=int(rng.integers(200, 600)), p=[0.35, 0.15, 0.15, 0.35]))
+        body = "".join(rng.choice(SENSE, size=int(rng.integers(200, 500)), p=usage))
+        cds = "ATG" + body + STOPS[i % 3]
+        strand = "+" if rng.random() < 0.5 else "-"
+        parts += [spacer, cds if strand == "+" else reverse_complement(cds)]
+        pos += len(spacer)
+        genes.append((strand, pos + 1, pos + len(cds)))
+        pos += len(cds)
+    return "".join(parts), genes
+
+
+def test_coding_chain_does_not_charge_the_stop_codon(prior: GeneModelParams) -> None:
+    # the chain is trained on sense codons: the third base of a stop must score 0, not a ~20-nat penalty
+    seq = "ATGGCTGCAAAAGGCTAA"
+    scores = prior.coding_scores(encode(seq))
+    assert scores[2, len(seq) - 1] == 0.0
+    assert scores[2, len(seq) - 4] != 0.0
+
+
+def test_long_orfs_golden() -> None:
+    orf = "ATG" + "GCT" * 299 + "TAA"  # 903 nt
+    seq = "CC" + orf + "TT" + reverse_complement(orf) + "GG"
+    got = [(g.strand, g.transcripts[0].cds) for g in long_orfs("s", seq, 900)]
+    assert ("+", [(3, 905)]) in got
+    assert ("-", [(908, 1810)]) in got
+    assert long_orfs("s", seq, 1000) == []
+
+
+def test_too_few_long_orfs_keeps_the_prior(prior: GeneModelParams) -> None:
+    rng = np.random.default_rng(1)
+    seq = "".join(rng.choice(list("ACGT"), size=50_000))
+    params, report = self_train(prior, [("r", seq)], lambda p, i, s: decode_record(i, s, p))
+    assert params is None and not report.used and "long ORFs" in report.reason
+
+
+def test_self_training_finds_the_genes_of_a_compact_genome(prior: GeneModelParams) -> None:
+    seq, truth = _compact_genome(7, 120)
+
+    def exact(params: GeneModelParams) -> int:
+        got = {(g.strand, *g.transcripts[0].cds[0]) for g in decode_record("r", seq, params) if len(g.transcripts[0].cds) == 1}
+        return len(got & set(truth))
+
+    params, report = self_train(prior, [("r", seq)], lambda p, i, s: decode_record(i, s, p), min_orfs=40, min_genes=40)
+    assert report.used, report.reason
+    assert report.long_orfs >= 40
+    before, after = exact(prior), exact(params)
+    assert after >= 0.6 * len(truth), (before, after)
+    assert after > before
