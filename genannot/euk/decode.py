@@ -42,7 +42,8 @@ Structured decoder
   paths are joined inside their overlap where they agree state by state; where they never agree
   (inside a gene longer than the overlap) the right window is decoded again from the left path's
   state (`max_rounds` rounds), so genes longer than a window come out whole. Memory: the
-  backpointers of one batch plus the unfinished part of the joined path.
+  backpointers of one batch plus the unfinished part of the joined path; the sequence itself can
+  stay on disk (genannot.io.fasta.SpooledSequence), read one window group at a time.
 - UTR and lncRNA states are used when network tracks are given (the signal models cannot place
   transcript ends); `utr` / `lnc` override.
 
@@ -63,6 +64,7 @@ import numpy as np
 from genannot.euk.genemodel import STOPS, GeneModelParams, _pair_mask, _shift, encode, revcomp_codes
 from genannot.euk.windows import n_runs, plan_windows
 from genannot.features import Gene, Transcript
+from genannot.io.fasta import SpooledSequence
 from genannot.io.seqout import reverse_complement
 
 log = logging.getLogger("genannot.euk.decode")
@@ -365,7 +367,7 @@ def _prefix_groups(forbidden: set[str]) -> tuple[dict[str, set[str]], dict[str, 
 class _Region:
     """Features and signal arrays for the forward interval [start, end) of a record."""
 
-    def __init__(self, hmm: GeneHMM, codes: np.ndarray, start: int, end: int, probs: np.ndarray | None, softmask: np.ndarray | None) -> None:
+    def __init__(self, hmm: GeneHMM, codes: _Codes, start: int, end: int, probs: np.ndarray | None, softmask: np.ndarray | None) -> None:
         p, o = hmm.p, hmm.opt
         margin = 40
         a, b = max(0, start - margin), min(len(codes), end + margin)
@@ -695,7 +697,7 @@ class _Stitcher:
     path per stretch of sequence and turns finished parts of it into genes; memory is the
     unfinished part of the path."""
 
-    def __init__(self, hmm: GeneHMM, tab: _Tables, seqid: str, codes: np.ndarray) -> None:
+    def __init__(self, hmm: GeneHMM, tab: _Tables, seqid: str, codes: _Codes) -> None:
         self.hmm, self.tab, self.seqid, self.codes = hmm, tab, seqid, codes
         self.path: np.ndarray | None = None
         self.score: np.ndarray | None = None
@@ -779,7 +781,7 @@ class _Stitcher:
         return Gene(self.seqid, st, "", [t], kind="gene" if coding else "ncRNA_gene", attributes={"score": score}, partial=partial)
 
 
-def _valid_orf(codes: np.ndarray, cds: list[tuple[int, int]], strand: str, k5: int, partial: bool) -> bool:
+def _valid_orf(codes: _Codes, cds: list[tuple[int, int]], strand: str, k5: int, partial: bool) -> bool:
     """No in-frame stop before the last codon; a complete CDS is ATG ... stop, a multiple of 3."""
     spliced = np.concatenate([codes[s - 1 : e] for s, e in cds])
     if strand == "-":
@@ -888,9 +890,41 @@ def _join(eng: _Engine, region: _Region, chain: list[tuple[int, np.ndarray]], ch
 # ----------------------------------------------------------------------------- entry points
 
 
+class _Codes:
+    """Encoded bases of a str or spooled sequence, encoded slice by slice as they are read (a
+    chromosome is never encoded whole)."""
+
+    def __init__(self, seq: str | SpooledSequence) -> None:
+        self.seq = seq
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        return encode(self.seq[key])
+
+
+def find_n_runs(seq: str | SpooledSequence, min_length: int, block: int = 1 << 22) -> list[tuple[int, int]]:
+    """genannot.euk.windows.n_runs of a str or spooled sequence, read `block` bases at a time (runs
+    cut by a block edge are joined again)."""
+    runs: list[tuple[int, int]] = []
+    last: tuple[int, int] | None = None  # the latest run: it may go on in the next block
+    for a in range(0, len(seq), block):
+        for s, e in n_runs(seq[a : a + block], 1):
+            s, e = s + a, e + a
+            if last and last[1] == s:
+                s = last[0]
+            elif last and last[1] - last[0] >= min_length:
+                runs.append(last)
+            last = (s, e)
+    if last and last[1] - last[0] >= min_length:
+        runs.append(last)
+    return runs
+
+
 def decode_record(
     seqid: str,
-    seq: str,
+    seq: str | SpooledSequence,
     params: GeneModelParams,
     probs: Probs = None,
     *,
@@ -901,15 +935,17 @@ def decode_record(
 ) -> list[Gene]:
     """Structured decoding of one sequence into gene models (see the module doc).
 
-    `probs`: (len(seq), 2, 5) tracks, a callable (start, end) -> tracks of seq[start:end], or None.
-    `softmask`: bool per base (used with `softmask_penalty`). `track_sink(start, tracks)` sees the
-    tracks of every window group as the decoder uses them, in order along the sequence (groups
-    overlap). Keyword overrides set DecodeOptions fields.
+    `seq`: a str or a genannot.io.fasta.SpooledSequence (a chromosome on disk: only the slices
+    decoded at a time are read into memory, encoded as they are used). `probs`: (len(seq), 2, 5)
+    tracks, a callable (start, end) -> tracks of seq[start:end], or None. `softmask`: bool per base
+    (used with `softmask_penalty`). `track_sink(start, tracks)` sees the tracks of every window
+    group as the decoder uses them, in order along the sequence (groups overlap). Keyword
+    overrides set DecodeOptions fields.
     """
     opt = replace(options or DecodeOptions(), **overrides)
-    codes = encode(seq)
+    codes = _Codes(seq)
     L = len(codes)
-    wins = plan_windows(L, opt.window, opt.overlap, n_runs(seq, opt.min_n_run)) if L else []
+    wins = plan_windows(L, opt.window, opt.overlap, find_n_runs(seq, opt.min_n_run)) if L else []
     # one machine for both strands, or one per strand (genes may then overlap on opposite strands)
     decoders = []
     joint = probs is None if opt.joint_strands is None else opt.joint_strands

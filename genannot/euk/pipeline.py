@@ -7,18 +7,28 @@ written to GFF3 as each record finishes. How much the decoder trusts the network
 property of the model (config.json metadata "decoder"), overridable with --net-weight; at 0 the
 gene models come from the signal models alone and the network is not run unless --bedgraph asks
 for its tracks.
+
+Unless `no_self_train`, the signal models are first re-fitted on the input's first records
+(genannot.euk.selftrain: long ORFs, then rounds of decoding and re-fitting), where those hold enough
+long ORFs to support it; the GFF3 header says whether they were.
+
+Memory does not grow with chromosome length: each record is spooled to a temporary file as it is
+read (genannot.io.fasta.SpooledSequence: disk, one byte per base of the longest record) and the
+decoder, the network and the protein output read slices of it.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
+from typing import Iterator
 
 import numpy as np
 
 from genannot.io.atomic import atomic_outputs, check_writable
 from genannot.io.bedgraph import BedGraphTracks, track_paths
-from genannot.io.fasta import FastaRecord, read_fasta
+from genannot.io.fasta import SpooledSequence, stream_fasta
 from genannot.io.gff3 import Gff3Writer, provenance_lines
 from genannot.io.seqout import protein_sequence, write_fasta
 
@@ -30,22 +40,38 @@ TRANSLATION_TABLE = 1  # standard code for nuclear genes
 CPU_WINDOWS = 8  # 'auto' batch on CPU: throughput is flat beyond a few windows, memory is not (U-Net activations)
 
 
-def _masked_sequence(record: FastaRecord) -> str:
-    """The record with its soft-masked runs lowercased again, as the network reads them."""
-    if not record.soft_mask:
-        return record.seq
-    parts, pos = [], 0
-    for s, e in record.soft_mask:
-        parts += [record.seq[pos:s], record.seq[s:e].lower()]
-        pos = e
-    parts.append(record.seq[pos:])
-    return "".join(parts)
-
-
 def decoder_net_weight(metadata: dict) -> float:
     """The network's weight in the decoder that the model was shipped with (chosen on training sequence by
     bench/euk_register.py); 1 for a model without one."""
     return float(metadata.get("decoder", {}).get("net_weight", 1.0))
+
+
+def _spooled(input: str) -> Iterator[tuple[str, SpooledSequence]]:
+    for record in stream_fasta(input):
+        yield record.id, SpooledSequence(record.chunks())
+
+
+def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice_filter: bool):
+    """(signal models for the input, a header note, the records read for the sample): the sample is
+    the first records up to genannot.euk.selftrain.MAX_BP, decoded with the signal models alone."""
+    from genannot.euk.decode import decode_record
+    from genannot.euk.selftrain import MAX_BP, self_train
+
+    held, bp = [], 0
+    for rec_id, seq in records:
+        held.append((rec_id, seq))
+        bp += len(seq)
+        if bp >= MAX_BP:
+            break
+    sample = [(rec_id, seq[0 : min(len(seq), MAX_BP)]) for rec_id, seq in held]
+
+    def decode(p, seqid: str, seq: str) -> list:
+        return decode_record(seqid, seq, p, splice_filter=splice_filter, utr=False, lnc=False, joint_strands=True)
+
+    trained, report = self_train(params, sample, decode)
+    log.info("self-training: %s", report.reason)
+    note = f"{'used' if trained else 'not used'} ({report.reason})"
+    return trained or params, note, held
 
 
 def run_euk(
@@ -61,6 +87,7 @@ def run_euk(
     device: str,
     batch_size: int | str,
     seed: int,
+    no_self_train: bool = False,
     command_line: str,
 ) -> None:
     from genannot.euk.decode import decode_record
@@ -89,26 +116,31 @@ def run_euk(
 
     paths = {"gff3": output, "proteins": proteins, **bedgraph_paths}
     with atomic_outputs(paths, {k: "wb" for k in bedgraph_paths}) as out:
-        writer = Gff3Writer(out["gff3"], provenance_lines(command_line, [(resolved.name, resolved.sha256)]))
+        records = _spooled(input)
+        extra = {}
+        if not no_self_train:
+            params, extra["self-trained-signal-models"], held = _self_trained(params, records, not no_splice_filter)
+            records = itertools.chain(held, records)
+        writer = Gff3Writer(out["gff3"], provenance_lines(command_line, [(resolved.name, resolved.sha256)], extra))
         bedgraph_tracks = BedGraphTracks(out) if bedgraph_paths else None
         reads_softmask = net.config.head.softmask
-        for record in read_fasta(input):
-            seq = _masked_sequence(record) if reads_softmask else record.seq  # no per-base copy unless read
+        for rec_id, spooled in records:
+            with spooled as seq:  # the chromosome on disk, read a window group at a time
 
-            def tracks(a: int, b: int, seq: str = seq) -> np.ndarray:
-                return predict_record(predict, seq[a:b], WINDOW, OVERLAP, batch_size, rc=not no_rc,
-                                      outputs=net.n_outputs, device=dev)
+                def tracks(a: int, b: int, seq: SpooledSequence = seq) -> np.ndarray:
+                    text = seq[a:b]  # soft-masked bases lowercase
+                    return predict_record(predict, text if reads_softmask else text.upper(), WINDOW, OVERLAP, batch_size,
+                                          rc=not no_rc, outputs=net.n_outputs, device=dev)
 
-            sink = functools.partial(bedgraph_tracks.write, record.id) if bedgraph_tracks else None
-            genes = decode_record(record.id, record.seq, params, tracks if weight or sink else None,
-                                  softmask=record.mask_array(), splice_filter=not no_splice_filter, track_sink=sink,
-                                  **decoder)
-            log.info("%s: %d genes", record.id, len(genes))
-            writer.write_record(record.id, len(record), genes)
-            if "proteins" in out:
-                write_fasta(out["proteins"], (
-                    (t.id, protein_sequence(record.seq, g, t, TRANSLATION_TABLE))
-                    for g in genes for t in g.transcripts if t.is_coding
-                ))
+                sink = functools.partial(bedgraph_tracks.write, rec_id) if bedgraph_tracks else None
+                genes = decode_record(rec_id, seq, params, tracks if weight or sink else None,
+                                      splice_filter=not no_splice_filter, track_sink=sink, **decoder)
+                log.info("%s: %d genes", rec_id, len(genes))
+                writer.write_record(rec_id, len(seq), genes)
+                if "proteins" in out:
+                    write_fasta(out["proteins"], (
+                        (t.id, protein_sequence(seq, g, t, TRANSLATION_TABLE))
+                        for g in genes for t in g.transcripts if t.is_coding
+                    ))
         if bedgraph_tracks:
             bedgraph_tracks.close()

@@ -1,8 +1,14 @@
 """Streaming FASTA reader: plain, gzip or bgzip (detected by magic bytes), a path or '-' for stdin.
 
-Records are read one at a time, so a whole genome is never held in memory (one chromosome is).
-Each record comes back uppercased with IUPAC ambiguity letters turned into N and U into T; the
-lowercase (soft-masked) stretches of the input are kept as 0-based half-open runs.
+    for rec in read_fasta(path): rec.id, rec.seq, rec.soft_mask        # one whole record at a time
+    for rec in stream_fasta(path):                                     # one chunk at a time
+        with SpooledSequence(rec.chunks()) as seq: seq[a:b]            # a chromosome on disk, sliced
+
+`read_fasta` holds one record (a chromosome) in memory; `stream_fasta` only a chunk (1 MiB by
+default), for callers that need a chromosome's sequence but not all of it at once. Sequence comes
+back uppercased with IUPAC ambiguity letters turned into N and U into T; the lowercase
+(soft-masked) stretches of the input are kept as 0-based half-open runs (whole records) or as
+lowercase letters (chunks, spooled sequence).
 
 Every malformed input raises `InputError` (exit code 2) with a one-line message: missing or
 unreadable path, a directory, empty input, a first line that is not a '>' header, protein or
@@ -14,14 +20,15 @@ from __future__ import annotations
 import io
 import os
 import sys
+import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, BinaryIO, Iterator, Union
+from typing import IO, BinaryIO, Iterable, Iterator, Union
 
 from genannot.errors import InputError
 
-__all__ = ["FastaRecord", "read_fasta", "open_input", "STDIN"]
+__all__ = ["FastaRecord", "FastaChunk", "FastaStream", "SpooledSequence", "read_fasta", "stream_fasta", "open_input", "STDIN"]
 
 STDIN = "-"
 
@@ -31,11 +38,11 @@ _CHUNK = 1 << 20
 _NUCLEOTIDES = b"ACGTURYSWKMBDHVN"
 _VALID = _NUCLEOTIDES + _NUCLEOTIDES.lower()
 _WHITESPACE = b" \t\r\n\x0b\x0c"
-# bytes -> canonical upper-case A/C/G/T/N (only applied after validation)
+# bytes -> canonical A/C/G/T/N, case kept (lowercase = soft-masked; only applied after validation)
 _CANON = bytearray(range(256))
-for _c in _VALID:
-    _CANON[_c] = ord("N")
-for _src, _dst in zip(b"ACGTUacgtu", b"ACGTTACGTT"):
+for _c in _NUCLEOTIDES:
+    _CANON[_c], _CANON[_c + 32] = ord("N"), ord("n")
+for _src, _dst in zip(b"ACGTUacgtu", b"ACGTTacgtt"):
     _CANON[_src] = _dst
 _CANON_TABLE = bytes(_CANON)
 # letters that are not nucleotide codes: their presence suggests a protein sequence
@@ -74,6 +81,97 @@ class FastaRecord:
 Source = Union[str, os.PathLike, BinaryIO]
 
 
+@dataclass(frozen=True)
+class FastaChunk:
+    """A stretch of a record's sequence, starting at 0-based `start`: `text` holds A C G T N,
+    lowercase where the input was (soft-masked)."""
+
+    start: int
+    text: str
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    @property
+    def seq(self) -> str:
+        """Upper-case A C G T N."""
+        return self.text.upper()
+
+    @property
+    def soft_mask(self) -> list[tuple[int, int]]:
+        """Lowercase runs, 0-based half-open record coordinates, cut at the chunk's edges."""
+        if self.text.isupper():  # letters only: no lowercase at all (no copy made)
+            return []
+        return [(s + self.start, e + self.start) for s, e in _lower_runs(self.text.encode("ascii"))]
+
+
+class FastaStream:
+    """One record as it is read: `id` and `description` at once, the sequence from `chunks()` (one
+    pass, before the next record is taken; chunks left unread are still checked), `length` (bases
+    read so far)."""
+
+    def __init__(self, rec_id: str, description: str, tokens: Iterator) -> None:
+        self.id, self.description = rec_id, description
+        self.length = 0
+        self._tokens = tokens  # the reader's, shared with the records after this one
+        self._next: tuple[str, str] | None = None  # the next record's header, once reached
+        self._done = False
+
+    def chunks(self) -> Iterator[FastaChunk]:
+        return iter(self._pull, None)
+
+    def _pull(self) -> FastaChunk | None:
+        if self._done:
+            return None
+        tok = next(self._tokens, None)
+        if isinstance(tok, FastaChunk):
+            self.length += len(tok)
+            return tok
+        self._next, self._done = tok, True
+        return None
+
+
+class SpooledSequence:
+    """A record's sequence in an anonymous temporary file, sliced like a str (soft-masked bases
+    lowercase): a whole chromosome is then on disk, in memory only the slices read from it.
+
+    Why not a sliding window over the chunks: whoever reads it may need its length (window plans)
+    or long-past stretches (a gene's bases) before or after reading ahead."""
+
+    def __init__(self, chunks: Iterable[FastaChunk]) -> None:
+        self._fh = tempfile.TemporaryFile()
+        try:
+            for c in chunks:
+                self._fh.write(c.text.encode("ascii"))
+        except BaseException:
+            self._fh.close()
+            raise
+        self._len = self._fh.tell()
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, key: slice) -> str:
+        a, b, step = key.indices(self._len)
+        if step != 1:
+            raise ValueError("only contiguous slices of a spooled sequence can be read")
+        if b <= a:
+            return ""
+        self._fh.seek(a)
+        return self._fh.read(b - a).decode("ascii")
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "SpooledSequence":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+
+
 def _is_stream(source: Source) -> bool:
     return hasattr(source, "read")
 
@@ -107,45 +205,40 @@ class _Prefixed(io.RawIOBase):
         return n
 
 
-def _gunzip_chunks(fh: IO[bytes], name: str) -> Iterator[bytes]:
-    """Decompress (multi-member) gzip / bgzf from `fh`, chunk by chunk."""
+def _gunzip_chunks(fh: IO[bytes], name: str, size: int) -> Iterator[bytes]:
+    """Decompress (multi-member) gzip / bgzf from `fh`, at most `size` bytes at a time (a gzipped
+    N run inflates a thousandfold: unbounded pieces would hold it whole)."""
     d = zlib.decompressobj(zlib.MAX_WBITS | 16)
-    pending = b""
+    data = b""
     try:
         while True:
-            data = pending or fh.read(_CHUNK)
-            pending = b""
             if not data:
-                break
-            out = d.decompress(data)
+                data = fh.read(size)
+                if not data:  # input exhausted before the end of a member
+                    raise InputError(f"{name} is a corrupt or truncated gzip file (compressed data ended early)")
+            out = d.decompress(data, size)
+            data = d.unconsumed_tail
             if out:
                 yield out
             if d.eof:
                 # end of one gzip member: the rest (if any) starts the next member
-                rest = d.unused_data
-                d = zlib.decompressobj(zlib.MAX_WBITS | 16)
-                if rest:
-                    pending = rest
-                else:
-                    nxt = fh.read(_CHUNK)
-                    if not nxt:
-                        return
-                    pending = nxt
+                data = d.unused_data or fh.read(size)
+                if not data:
+                    return
                 # tolerate zero padding after the last member (as gzip(1) does)
-                if pending and not pending.strip(b"\x00"):
-                    more = fh.read(_CHUNK)
+                if not data.strip(b"\x00"):
+                    more = fh.read(size)
                     if not more:
                         return
-                    pending += more
-        # input exhausted before the end of a member
-        raise InputError(f"{name} is a corrupt or truncated gzip file (compressed data ended early)")
+                    data += more
+                d = zlib.decompressobj(zlib.MAX_WBITS | 16)
     except zlib.error as e:
         raise InputError(f"{name} is a corrupt gzip file ({e})") from None
 
 
-def _raw_chunks(fh: IO[bytes]) -> Iterator[bytes]:
+def _raw_chunks(fh: IO[bytes], size: int) -> Iterator[bytes]:
     while True:
-        data = fh.read(_CHUNK)
+        data = fh.read(size)
         if not data:
             return
         yield data
@@ -171,8 +264,8 @@ def open_input(path: Source) -> tuple[IO[bytes], bool]:
         raise InputError(f"cannot read input file '{p}': {e.strerror or e}") from None
 
 
-def _byte_chunks(path: Source) -> Iterator[bytes]:
-    """Decompressed content of `path` in chunks."""
+def _byte_chunks(path: Source, size: int) -> Iterator[bytes]:
+    """Decompressed content of `path` in pieces of at most `size` bytes."""
     name = _describe(path)
     fh, close = open_input(path)
     try:
@@ -186,9 +279,9 @@ def _byte_chunks(path: Source) -> Iterator[bytes]:
         stream = io.BufferedReader(_Prefixed(head, fh), buffer_size=_CHUNK)
         try:
             if head[:2] == b"\x1f\x8b":
-                yield from _gunzip_chunks(stream, name)
+                yield from _gunzip_chunks(stream, name, size)
             else:
-                yield from _raw_chunks(stream)
+                yield from _raw_chunks(stream, size)
         except OSError as e:
             raise InputError(f"cannot read {name}: {e.strerror or e}") from None
     finally:
@@ -196,11 +289,11 @@ def _byte_chunks(path: Source) -> Iterator[bytes]:
             fh.close()
 
 
-def _bad_letter_message(rec_id: str, seq: bytes, bad: bytes) -> str:
-    ch = bad[0]
-    pos = seq.index(bytes([ch])) + 1
+def _bad_letter_message(rec_id: str, ch: int, pos: int, protein: bool) -> str:
+    """`ch`: the record's first bad letter, at 1-based sequence position `pos`; `protein`: whether any
+    of its bad letters is protein-only."""
     shown = chr(ch) if 33 <= ch < 127 else f"byte 0x{ch:02x}"
-    if any(c in _PROTEIN_ONLY for c in bad):
+    if protein:
         why = "looks like a protein sequence; genannot needs nucleotide FASTA"
     elif ch in b"-.":
         why = "alignment gaps are not allowed; remove them"
@@ -224,23 +317,22 @@ def _lower_runs(seq: bytes) -> list[tuple[int, int]]:
     return list(zip(edges[::2], edges[1::2]))
 
 
-def _make_record(name: str, header: bytes, lines: list[bytes], line_no: int) -> FastaRecord:
-    text = header[1:].decode("utf-8", errors="replace").strip()
-    parts = text.split(None, 1)
-    if not parts:
-        raise InputError(f"{name} line {line_no}: a '>' header without a sequence name")
-    rec_id = parts[0]
-    description = parts[1] if len(parts) > 1 else ""
-    seq = b"".join(lines).translate(None, _WHITESPACE)
-    lines.clear()
-    if not seq:
-        raise InputError(f"{name}: record '{rec_id}' (line {line_no}) has no sequence")
-    bad = seq.translate(None, _VALID)
-    if bad:
-        raise InputError(f"{name}: " + _bad_letter_message(rec_id, seq, bad))
-    # only letters remain, so isupper() means "no lowercase at all" (no copy made)
-    mask = [] if seq.isupper() else _lower_runs(seq)
-    return FastaRecord(rec_id, description, seq.translate(_CANON_TABLE).decode("ascii"), mask)
+def _check_path(path: Source) -> None:
+    """Fail at once on a missing, unreadable or directory path (before any iteration)."""
+    if not _is_stream(path) and str(path) != STDIN:
+        fh, _ = open_input(path)
+        fh.close()
+
+
+def stream_fasta(path: Source, chunk_size: int = _CHUNK) -> Iterator[FastaStream]:
+    """Records of a FASTA file (plain/gzip/bgzip), of stdin ('-') or of an open binary stream, each
+    as a FastaStream: its header at once, its sequence as chunks of at most `chunk_size` bases.
+
+    Errors as for `read_fasta`; problems inside a record's sequence (bad letters, no sequence) are
+    raised at its end, before the next record starts; a duplicate ID at its header.
+    """
+    _check_path(path)
+    return _streams(_tokens(path, chunk_size))
 
 
 def read_fasta(path: Source) -> Iterator[FastaRecord]:
@@ -251,32 +343,65 @@ def read_fasta(path: Source) -> Iterator[FastaRecord]:
     content raise InputError (one line) while iterating, after the records before the problem
     were yielded, so callers should write their output atomically.
     """
-    if not _is_stream(path) and str(path) != STDIN:
-        fh, _ = open_input(path)  # fail early on a bad path
-        fh.close()
-    return _records(path)
+    return (_whole(rec) for rec in stream_fasta(path))
 
 
-def _records(path: Source) -> Iterator[FastaRecord]:
-    """Scan decompressed chunks for header lines ('>' at a line start); everything between two
-    headers is sequence, gathered as whole slices (no per-line Python work)."""
+def _whole(rec: FastaStream) -> FastaRecord:
+    parts: list[str] = []
+    mask: list[tuple[int, int]] = []
+    for c in rec.chunks():
+        parts.append(c.seq)
+        for s, e in c.soft_mask:
+            if mask and mask[-1][1] == s:  # a run cut by a chunk edge
+                s = mask.pop()[0]
+            mask.append((s, e))
+    return FastaRecord(rec.id, rec.description, "".join(parts), mask)
+
+
+def _streams(tokens: Iterator[tuple[str, str] | FastaChunk]) -> Iterator[FastaStream]:
+    tok = next(tokens)  # the first token is a header: the parser raises on input without one
+    while tok is not None:
+        rec = FastaStream(*tok, tokens)  # type: ignore[misc]
+        yield rec
+        while rec._pull() is not None:  # the caller may leave chunks unread: they are still checked
+            pass
+        tok = rec._next
+
+
+def _tokens(path: Source, size: int) -> Iterator[tuple[str, str] | FastaChunk]:
+    """Scan decompressed pieces for header lines ('>' at a line start): yield (id, description) for
+    each header, then its sequence as FastaChunk (whole slices between headers, no per-line Python
+    work), raising InputError for every malformed case."""
     name = _describe(path)
     seen: set[str] = set()
-    header: bytes | None = None  # header of the record being gathered
+    rec_id: str | None = None  # the record being read
     header_line = 0
-    head_parts: list[bytes] | None = None  # a header line still being read (may span chunks)
-    seq_parts: list[bytes] = []
+    length = 0  # its bases so far
+    bad: list | None = None  # [first bad letter, its position, protein letters seen] once one is found
+    head_parts: list[bytes] | None = None  # a header line still being read (may span pieces)
     lines_before = 0  # newlines consumed so far (for line numbers in messages)
     line_start = True
+    junk: bytes | None = None  # text before the first header that is not blank: the line, from its first letter
+    junk_line = 0
 
-    def finish() -> FastaRecord:
-        rec = _make_record(name, header, seq_parts, header_line)  # type: ignore[arg-type]
-        if rec.id in seen:
-            raise InputError(f"{name}: duplicate record ID '{rec.id}' (line {header_line})")
-        seen.add(rec.id)
-        return rec
+    def header(raw: bytes) -> tuple[str, str]:
+        nonlocal rec_id, length, bad
+        parts = raw[1:].decode("utf-8", errors="replace").strip().split(None, 1)
+        if not parts:
+            raise InputError(f"{name} line {header_line}: a '>' header without a sequence name")
+        if parts[0] in seen:
+            raise InputError(f"{name}: duplicate record ID '{parts[0]}' (line {header_line})")
+        seen.add(parts[0])
+        rec_id, length, bad = parts[0], 0, None
+        return parts[0], parts[1] if len(parts) > 1 else ""
 
-    for chunk in _byte_chunks(path):
+    def end_record() -> None:
+        if bad:
+            raise InputError(f"{name}: " + _bad_letter_message(rec_id, *bad))  # type: ignore[arg-type]
+        if not length:
+            raise InputError(f"{name}: record '{rec_id}' (line {header_line}) has no sequence")
+
+    for chunk in _byte_chunks(path, size):
         pos, n = 0, len(chunk)
         while pos < n:
             if head_parts is not None:  # inside a header line
@@ -285,41 +410,52 @@ def _records(path: Source) -> Iterator[FastaRecord]:
                     head_parts.append(chunk[pos:])
                     break
                 head_parts.append(chunk[pos:nl])
-                header = b"".join(head_parts).rstrip(b"\r")
+                yield header(b"".join(head_parts))
                 head_parts = None
                 lines_before += 1
                 pos, line_start = nl + 1, True
                 continue
             if line_start and chunk[pos] == 62:  # '>' starts a header
-                if header is not None:
-                    yield finish()
-                    seq_parts = []
+                if rec_id is not None:
+                    end_record()
                 head_parts, header_line = [], lines_before + 1
                 continue
             nxt = chunk.find(b"\n>", pos)
             end = n if nxt < 0 else nxt + 1
             piece = chunk[pos:end]
-            if header is None:
-                _check_preamble(name, piece, lines_before)
+            if rec_id is None:  # before the first header only blank lines may come
+                if junk is None and piece.strip():
+                    i = len(piece) - len(piece.lstrip())
+                    junk, junk_line = piece[i:], lines_before + piece.count(b"\n", 0, i) + 1
+                elif junk is not None:
+                    junk += piece
+                if junk is not None and (b"\n" in junk or junk[64:].strip()):  # enough of the line to tell
+                    _not_fasta(name, junk, junk_line)
             else:
-                seq_parts.append(piece)
+                seq = piece.translate(None, _WHITESPACE)
+                wrong = seq.translate(None, _VALID)
+                if wrong and not bad:
+                    bad = [wrong[0], length + seq.index(wrong[:1]) + 1, False]
+                if bad:  # read on to the record's end: any protein letter in it names the problem
+                    bad[2] = bad[2] or any(c in _PROTEIN_ONLY for c in wrong)
+                elif seq:
+                    yield FastaChunk(length, seq.translate(_CANON_TABLE).decode("ascii"))
+                length += len(seq)
             lines_before += piece.count(b"\n")
             pos, line_start = end, piece.endswith(b"\n")
+    if junk is not None:
+        _not_fasta(name, junk, junk_line)
     if head_parts is not None:  # input ends inside a header line
-        header = b"".join(head_parts).rstrip(b"\r")
-    if header is None:
+        yield header(b"".join(head_parts))
+    if rec_id is None:
         raise InputError(f"{name} is empty: no FASTA records")
-    yield finish()
+    end_record()
 
 
-def _check_preamble(name: str, piece: bytes, lines_before: int) -> None:
-    """Text before the first header may only be blank."""
-    if not piece.strip():
-        return
-    for i, line in enumerate(piece.split(b"\n")):
-        first = line.strip()
-        if first:
-            if b"\x00" in first[:64] or not first[:64].isascii():
-                raise InputError(f"{name} is not a FASTA file (binary content)")
-            start = first[:20].decode("utf-8", "replace")
-            raise InputError(f"{name} is not FASTA: line {lines_before + i + 1} should be a '>' header but starts with {start!r}")
+def _not_fasta(name: str, line: bytes, line_no: int) -> None:
+    """Raise for `line` (from its first letter: at least 64 bytes of it, or all) found before the first header."""
+    first = line.split(b"\n", 1)[0].strip()
+    if b"\x00" in first[:64] or not first[:64].isascii():
+        raise InputError(f"{name} is not a FASTA file (binary content)")
+    start = first[:20].decode("utf-8", "replace")
+    raise InputError(f"{name} is not FASTA: line {line_no} should be a '>' header but starts with {start!r}")
