@@ -956,7 +956,7 @@ def decode_record(
     for i0 in range(0, len(wins), max(1, opt.batch)):
         group = wins[i0 : i0 + opt.batch]
         ra, rb = group[0][0], max(e for _, e in group)
-        tracks = None
+        tracks = region = None  # the previous group's arrays go before this group's are made
         if callable(probs):
             ca, cb = max(0, ra - opt.context), min(L, rb + opt.context)
             tracks = np.asarray(probs(ca, cb))[ra - ca : rb - ca]
