@@ -33,7 +33,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -322,24 +322,46 @@ class GeneModelParams:
         from genannot.io.annotation import read_annotation
         from genannot.io.fasta import read_fasta
 
-        acc = _Accumulator(coding_order, signal_order, backoff)
-        files = []
-        for fa, ann in genomes_and_annotations:
-            genes = read_annotation(ann)
-            files.append([str(fa), str(ann)])
-            n = 0
-            for rec in read_fasta(fa):
-                if rec.id in genes:
-                    kept = genes[rec.id]
-                    if exclude and rec.id == exclude[0]:
-                        kept = [g for g in kept if g.end <= exclude[1] or g.start > exclude[2]]
-                    acc.add(rec.seq, kept)
-                    n += 1
-            if not n:
-                raise InputError(f"{ann}: none of its sequence ids is in {fa}")
-        if acc.n_orfs == 0:
+        files: list[list[str]] = []
+
+        def pairs() -> Iterator[tuple[str, list[Gene]]]:
+            for fa, ann in genomes_and_annotations:
+                genes = read_annotation(ann)
+                files.append([str(fa), str(ann)])
+                n = 0
+                for rec in read_fasta(fa):
+                    if rec.id in genes:
+                        kept = genes[rec.id]
+                        if exclude and rec.id == exclude[0]:
+                            kept = [g for g in kept if g.end <= exclude[1] or g.start > exclude[2]]
+                        yield rec.seq, kept
+                        n += 1
+                if not n:
+                    raise InputError(f"{ann}: none of its sequence ids is in {fa}")
+
+        params = cls.from_genes(pairs(), coding_order=coding_order, signal_order=signal_order, pseudo=pseudo,
+                                backoff=backoff, files=files)
+        if params.stats["complete_orfs"] == 0:
             raise InputError("no complete coding transcript (ATG ... stop) in the training annotation: cannot fit a gene model")
-        return acc.finish(pseudo, files)
+        return params
+
+    @classmethod
+    def from_genes(
+        cls,
+        sequences_and_genes: Iterable[tuple[str, list[Gene]]],
+        *,
+        coding_order: int = 5,
+        signal_order: int = 1,
+        pseudo: float = 1.0,
+        backoff: float = 16.0,
+        files: list[list[str]] | None = None,
+    ) -> "GeneModelParams":
+        """Estimate every model from (sequence, its genes) pairs held in memory (`fit` reads them from
+        files; genannot.euk.selftrain passes predicted genes); `files` is recorded in the stats."""
+        acc = _Accumulator(coding_order, signal_order, backoff)
+        for seq, genes in sequences_and_genes:
+            acc.add(seq, genes)
+        return acc.finish(pseudo, files if files is not None else [])
 
 
 def _pair_mask(codes: np.ndarray, words: set[str], offset: int) -> np.ndarray:

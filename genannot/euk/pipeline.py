@@ -38,6 +38,7 @@ WINDOW = 8192  # the longest window of the training curriculum
 OVERLAP = 2048  # window edges discarded when stitching
 TRANSLATION_TABLE = 1  # standard code for nuclear genes
 CPU_WINDOWS = 8  # 'auto' batch on CPU: throughput is flat beyond a few windows, memory is not (U-Net activations)
+SIGNAL_ONLY = {"utr": False, "lnc": False, "joint_strands": True}  # decoding without network tracks
 
 
 def decoder_net_weight(metadata: dict) -> float:
@@ -66,7 +67,7 @@ def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice
     sample = [(rec_id, seq[0 : min(len(seq), MAX_BP)]) for rec_id, seq in held]
 
     def decode(p, seqid: str, seq: str) -> list:
-        return decode_record(seqid, seq, p, splice_filter=splice_filter, utr=False, lnc=False, joint_strands=True)
+        return decode_record(seqid, seq, p, splice_filter=splice_filter, **SIGNAL_ONLY)
 
     trained, report = self_train(params, sample, decode)
     log.info("self-training: %s", report.reason)
@@ -111,7 +112,7 @@ def run_euk(
     # weight 0: the gene models come from the signal models alone, and the network runs only for --bedgraph
     decoder = {"net_weight": weight, "net_prior": net.metadata.get("training", {}).get("class_prior")}
     if weight == 0:
-        decoder.update(utr=False, lnc=False, joint_strands=True)
+        decoder.update(SIGNAL_ONLY)
     log.info("model %s on %s; network weight in the decoder %g", resolved.name, dev, weight)
 
     paths = {"gff3": output, "proteins": proteins, **bedgraph_paths}
