@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Ship a trained euk-seg run as genannot's embedded default eukaryotic model.
 
-    python bench/euk_register.py runs/euk-seg-small [--bench bench/out/euk/bench.json]
+    python bench/euk_register.py runs/euk-seg-small [--bench bench/out/euk/bench.json] [--refit-genemodel]
 
 Copies the loadable model files of the run (config.json, model.safetensors, tokenizer files and the
 decoder's genemodel.npz; not the optimiser state) to genannot/models/weights/euk-seg-small and
 (re)writes its [models.genannot-euk-seg-small] entry in models.toml: sha256 of every file, the genomes
 it saw, the held-out per-base validation of its last epoch and, with --bench, gene-level figures on
-sequence it never saw (a JSON object of {genome: {metric: value}}).
+sequence it never saw (a JSON object of {genome: {metric: value}}). --refit-genemodel first re-fits the
+run's genemodel.npz from its training genomes (holdout left out), as `genannot train euk` does: for
+when the signal models' code changes and the network does not.
 """
 
 from __future__ import annotations
@@ -43,8 +45,15 @@ def main() -> int:
     ap.add_argument("--bench", help="JSON {genome: {metric: value}} measured on unseen sequence")
     ap.add_argument("--net-weight", type=float, required=True, help="the decoder's network weight (bench/euk_net_weight.py)")
     ap.add_argument("--net-weight-note", default="", help="how it was chosen")
+    ap.add_argument("--refit-genemodel", action="store_true", help="re-fit the run's genemodel.npz first")
     args = ap.parse_args()
     run = Path(args.run)
+    if args.refit_genemodel:
+        from genannot.euk.train import fit_gene_model
+
+        train = json.loads((run / "config.json").read_text())["metadata"]["training"]
+        (run / "genemodel.npz").unlink(missing_ok=True)
+        fit_gene_model(train["genomes"], train["annotations"], train["holdout"], run)
     dest = ROOT / "genannot" / "models" / "weights" / FOLDER
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)

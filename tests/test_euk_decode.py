@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from genannot.errors import ModelError
 from genannot.euk.decode import DecodeOptions, GeneHMM, decode_heuristic, decode_record
-from genannot.euk.genemodel import FILE_NAME, GeneModelParams, encode
+from genannot.euk.genemodel import FILE_NAME, GC_EDGES, GeneModelParams, encode, gc_classes, kmer_index
 from genannot.euk.labels import strand_track
 from genannot.features import Gene, Transcript
 from genannot.io.seqout import reverse_complement, translate
@@ -173,6 +174,29 @@ def test_fit_save_load_roundtrip(tmp_path, params):
     (tmp_path / "bad" / FILE_NAME).write_bytes(b"not a zip")
     with pytest.raises(ModelError):
         GeneModelParams.load(tmp_path / "bad")
+
+
+def test_gc_classes_choose_the_coding_chain_by_local_gc(tmp_path, params):
+    rng = np.random.default_rng(0)
+    at_rich = rng.choice(list("ACGT"), 30_000, p=[0.35, 0.15, 0.15, 0.35])
+    gc_rich = rng.choice(list("ACGT"), 30_000, p=[0.15, 0.35, 0.35, 0.15])
+    codes = encode("".join(at_rich) + "".join(gc_rich))
+    cls = gc_classes(codes, np.array([0.45, 0.55]))
+    assert cls[5_000:25_000].max() == 0 and cls[35_000:55_000].min() == 2
+    assert not gc_classes(codes, np.zeros(0)).any()
+    assert params.gc_edges.tolist() == list(GC_EDGES) and params.coding.ndim == 4  # `fit` default: classes
+    single = GeneModelParams.from_genes([(training_genome(7, 3).seq, training_genome(7, 3).genes)])
+    assert single.coding.ndim == 3 and not len(single.gc_edges)  # `from_genes` default: one class
+    # class 0 (AT-rich) gets a chain that knows nothing; class 1 the single-class chain
+    flat = np.full_like(single.coding, np.log(0.25))
+    two = replace(single, coding=np.stack([flat, single.coding]), noncoding=np.stack([single.noncoding] * 2), gc_edges=np.array([0.5]))
+    back = GeneModelParams.load(two.save(tmp_path / "two"))
+    assert back.gc_edges.tolist() == [0.5]
+    got, want = back.coding_scores(codes), single.coding_scores(codes)
+    np.testing.assert_allclose(got[:, 35_000:55_000], want[:, 35_000:55_000], atol=1e-5)
+    k = single.coding_order
+    idx, _ = kmer_index(codes[5_000 - k : 25_000], k + 1)
+    np.testing.assert_allclose(got[0, 5_000:25_000], (np.log(0.25) - single.noncoding.reshape(-1))[idx[k:]], atol=1e-5)
 
 
 def test_signal_scores_sit_on_the_sites(params):

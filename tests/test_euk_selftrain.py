@@ -76,3 +76,16 @@ def test_self_training_finds_the_genes_of_a_compact_genome(prior: GeneModelParam
     before, after = exact(prior), exact(params)
     assert after >= 0.6 * len(truth), (before, after)
     assert after > before
+
+
+def test_rounds_stop_once_the_gene_count_settles(prior: GeneModelParams) -> None:
+    seq, _ = _compact_genome(3, 120)
+    calls = []
+
+    def same_genes_every_round(p: GeneModelParams, seqid: str, s: str) -> list:
+        calls.append(p)
+        return long_orfs(seqid, s, 300)
+
+    params, report = self_train(prior, [("r", seq)], same_genes_every_round, min_orfs=40, min_genes=40)
+    assert report.used and len(report.genes_per_round) == 2 == len(calls), report
+    assert report.genes_per_round[0] == report.genes_per_round[1] >= 100
