@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from genannot.errors import ModelError
-from genannot.euk.decode import DecodeOptions, GeneHMM, decode_heuristic, decode_record
+from genannot.euk.decode import DecodeOptions, GeneHMM, decode_heuristic, decode_record, intron_mixture
 from genannot.euk.genemodel import FILE_NAME, GC_EDGES, GeneModelParams, encode, gc_classes, kmer_index
 from genannot.euk.labels import strand_track
 from genannot.features import Gene, Transcript
@@ -221,6 +221,20 @@ def test_signal_scores_sit_on_the_sites(params):
 
 
 # ----------------------------------------------------------------------------- structured decoder
+
+
+def test_intron_lengths_are_a_mixture_of_short_introns_and_a_long_tail(params):
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.exponential(150, 7000), rng.exponential(3000, 3000)])
+    (w_short, m_short), (w_long, m_long) = sorted(intron_mixture(x), key=lambda c: c[1])
+    assert abs(w_short - 0.7) < 0.05 and abs(w_long - 0.3) < 0.05
+    assert abs(m_short / 150 - 1) < 0.15 and abs(m_long / 3000 - 1) < 0.15
+    assert intron_mixture(rng.uniform(100, 300, 1000)) == [(1.0, pytest.approx(200, rel=0.05))]  # one length scale
+    long_tail = replace(params, lengths={**params.lengths, "intron": np.rint(x + 60).astype(np.int64)})
+    mixed = GeneHMM(long_tail, DecodeOptions(), network=False)
+    single = GeneHMM(long_tail, DecodeOptions(intron_mean=500), network=False)
+    assert len(mixed.intron_length) == 2 and single.intron_length == [(1.0, 500 - single.m_intron)]
+    assert mixed.kind.count("intron") == 2 * single.kind.count("intron") > 0
 
 
 def planted(seed: int = 11) -> Builder:

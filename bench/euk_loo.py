@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Leave-one-species-out accuracy of the decoder's signal models (genannot.euk.genemodel) on the
+mammal regions of ../shared/data/euk: for each species, the models are fitted on every other training
+genome (the other mammals, C. elegans and Drosophila; never human chr9:1-1,000,000, Arabidopsis or
+yeast) and the species' own sequence is decoded with them alone (as `genannot euk` does with the shipped
+network weight 0 and self-training not used) and scored against its annotation (coding transcripts).
+
+    python bench/euk_loo.py                          # the embedded model's settings
+    python bench/euk_loo.py --gc-edges ''            # one coding chain, no GC classes
+    python bench/euk_loo.py --set exon_stages=3      # a genannot.euk.decode.DecodeOptions field
+
+Not part of the test run (about 2 minutes on 2 cores). Caveat: the mammal regions are mostly
+gene-dense and several are orthologous to one another (Ensembl Compara test sets), so these figures
+are optimistic for a whole mammalian genome; human chr9:1-1,000,000 (the last row) is the realistic one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from genannot.euk.decode import decode_record  # noqa: E402
+from genannot.euk.genemodel import GC_EDGES, GeneModelParams  # noqa: E402
+from genannot.eval.metrics import eval_euk  # noqa: E402
+from genannot.io.annotation import read_annotation  # noqa: E402
+from genannot.io.fasta import read_fasta  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "euk"
+UNSEEN = ("yeast", "athaliana")  # the bench's unseen genomes: never fitted on
+NOT_SCORED = ("celegans", "dmelanogaster")  # training only
+LEVELS = ("cds", "intron", "base_cds")
+
+
+def load() -> dict[str, list]:
+    """{species: [(sequence, genes)]}; human chr9:1-1,000,000 is its own group 'chr9'."""
+    data: dict[str, list] = {}
+    for fa in sorted(DATA.glob("*/*.fa.gz")):
+        species = fa.parent.name
+        if species in UNSEEN:
+            continue
+        if "chr9_1-1000000" in fa.name:
+            species, ann = "chr9", fa.with_name(fa.name.replace(".dna_sm.fa.gz", ".Ensembl91.gtf.gz"))
+        elif "GRCh38_chr21" in fa.name:
+            ann = fa.with_name("GRCh38_chr21_2regions.Ensembl84.gff3.gz")
+        else:
+            ann = fa.with_name(fa.name.replace(".fa.gz", ".gff3.gz"))
+        genes = read_annotation(str(ann))
+        data.setdefault(species, []).extend((r.seq, genes[r.id]) for r in read_fasta(str(fa)) if r.id in genes)
+    return data
+
+
+def fold(job: tuple) -> tuple[str, dict]:
+    species, data, gc_edges, options = job
+    train = [pair for other, pairs in data.items() if other not in (species, "chr9") for pair in pairs]
+    params = GeneModelParams.from_genes(train, gc_edges=gc_edges)
+    counts: dict[str, list[int]] = {k: [0, 0, 0] for k in LEVELS}
+    for i, (seq, genes) in enumerate(data[species]):
+        key = genes[0].seqid if genes else f"r{i}"
+        pred = decode_record(key, seq, params, utr=False, lnc=False, joint_strands=True, **options)
+        m = eval_euk({key: pred}, {key: genes}, biotypes=["mRNA"])
+        for k in LEVELS:
+            counts[k] = [a + b for a, b in zip(counts[k], (m[k]["n_pred"], m[k]["n_ref"], m[k]["matched"]))]
+    return species, counts
+
+
+def f1(c: list[int]) -> float:
+    return 2 * c[2] / (c[0] + c[1]) if c[0] + c[1] else 0.0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gc-edges", default=",".join(map(str, GC_EDGES)), help="GC class edges ('' = one class)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", help="a DecodeOptions field")
+    ap.add_argument("--processes", type=int, default=2)
+    args = ap.parse_args()
+    gc_edges = [float(x) for x in args.gc_edges.split(",") if x]
+    options = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    if not DATA.is_dir():
+        print(f"no data at {DATA}", file=sys.stderr)
+        return 2
+    t0 = time.time()
+    data = load()
+    scored = sorted(s for s in data if s not in NOT_SCORED and s != "chr9") + ["chr9"]
+    with Pool(args.processes) as pool:
+        out = dict(pool.map(fold, [(s, data, gc_edges, options) for s in scored], chunksize=1))
+    print(f"| species | CDS-exon F1 | intron F1 | base CDS F1 | reference CDS exons |  (GC edges {gc_edges or 'none'}, options {options or 'default'})")
+    print("|---|---|---|---|---|")
+    pooled = {k: [0, 0, 0] for k in LEVELS}
+    for s in scored:
+        c = out[s]
+        if s != "chr9":
+            pooled = {k: [a + b for a, b in zip(pooled[k], c[k])] for k in LEVELS}
+        else:
+            print(f"| pooled (all but chr9) | {f1(pooled['cds']):.3f} | {f1(pooled['intron']):.3f} | {f1(pooled['base_cds']):.3f} | {pooled['cds'][1]} |")
+        print(f"| {s} | {f1(c['cds']):.3f} | {f1(c['intron']):.3f} | {f1(c['base_cds']):.3f} | {c['cds'][1]} |")
+    print(f"{time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
