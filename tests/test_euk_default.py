@@ -17,18 +17,19 @@ def test_default_model_on_held_out_human_chr9(shared_data, tmp_path, gff3_valida
     m = eval_euk(read_annotation(out), read_annotation(shared_data / f"{CHR9}.Ensembl91.gtf.gz"))
     # too few long ORFs in 1 Mb of human to self-train: the embedded signal models are used as they are
     assert "#self-trained-signal-models not used" in out.read_text()
-    # measured 0.204 / 0.540 (bench/EUK.md); AUGUSTUS 0.748 / 0.893: the floor catches a broken default
-    assert m["cds"]["f1"] >= 0.18, m["cds"]
-    assert m["base_cds"]["f1"] >= 0.48, m["base_cds"]
+    # measured 0.250 / 0.577 (bench/EUK.md); AUGUSTUS 0.748 / 0.893: the floor catches a broken default
+    assert m["cds"]["f1"] >= 0.22, m["cds"]
+    assert m["base_cds"]["f1"] >= 0.52, m["base_cds"]
 
 
 def test_default_model_self_trains_on_unseen_arabidopsis(shared_data, tmp_path, gff3_validate):
-    # a plant: the mammal-fitted signal models alone give CDS-exon F1 0.04; re-fitted on the input, 0.28
+    # a plant: the mammal-fitted signal models alone give CDS-exon F1 0.04; re-fitted on the input, 0.505
+    # (base CDS 0.811; AUGUSTUS 0.812 / 0.915)
     out = tmp_path / "ath.gff3"
     fasta = shared_data / "euk/athaliana/Athaliana_TAIR10_1pct.fa.gz"
     assert main(["euk", str(fasta), "-o", str(out), "--threads", "1"]) == 0
     gff3_validate(out)
     assert "#self-trained-signal-models used" in out.read_text()
     m = eval_euk(read_annotation(out), read_annotation(shared_data / "euk/athaliana/Athaliana_TAIR10_1pct.gff3.gz"))
-    assert m["cds"]["f1"] >= 0.22, m["cds"]
-    assert m["base_cds"]["f1"] >= 0.60, m["base_cds"]
+    assert m["cds"]["f1"] >= 0.42, m["cds"]
+    assert m["base_cds"]["f1"] >= 0.75, m["base_cds"]
