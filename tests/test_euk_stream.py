@@ -4,6 +4,7 @@ and decoding a spooled record against decoding the whole string."""
 from __future__ import annotations
 
 import gzip
+import os
 import random
 
 import numpy as np
@@ -99,7 +100,9 @@ def test_unread_chunks_are_still_checked(tmp_path):
         next(it)
 
 
-def test_spooled_sequence_slices_like_the_string(tmp_path):
+@pytest.mark.parametrize("in_memory", [SpooledSequence.IN_MEMORY, 100])  # 5000 bases: in memory, then on disk
+def test_spooled_sequence_slices_like_the_string(tmp_path, monkeypatch, in_memory):
+    monkeypatch.setattr(SpooledSequence, "IN_MEMORY", in_memory)
     rng = random.Random(3)
     text = "".join(rng.choice("ACGTNacgtn") for _ in range(5000))
     path = write(tmp_path, b">s\n" + b"\n".join(text[i : i + 61].encode() for i in range(0, 5000, 61)) + b"\n")
@@ -112,6 +115,18 @@ def test_spooled_sequence_slices_like_the_string(tmp_path):
         assert seq[4990:] == text[4990:] and seq[:-4990] == text[:-4990]
         with pytest.raises(ValueError):
             seq[::2]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open file descriptors in /proc/self/fd")
+def test_thousands_of_small_spooled_contigs_hold_no_file_descriptors(tmp_path):
+    # a draft assembly's contigs are held together in genannot euk's self-training sample
+    path = write(tmp_path, b"".join(b">c%d\n%s\n" % (i, b"ACGT" * 250) for i in range(3000)))
+    before = len(os.listdir("/proc/self/fd"))
+    held = [SpooledSequence(rec.chunks()) for rec in stream_fasta(path)]
+    assert len(held) == 3000 and held[-1][:8] == "ACGTACGT"
+    assert len(os.listdir("/proc/self/fd")) < before + 10
+    for seq in held:
+        seq.close()
 
 
 @pytest.mark.parametrize("block", [1, 2, 3, 7, 100, 1 << 22])

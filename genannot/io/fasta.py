@@ -136,10 +136,14 @@ class SpooledSequence:
     lowercase): a whole chromosome is then on disk, in memory only the slices read from it.
 
     Why not a sliding window over the chunks: whoever reads it may need its length (window plans)
-    or long-past stretches (a gene's bases) before or after reading ahead."""
+    or long-past stretches (a gene's bases) before or after reading ahead. Records up to
+    `IN_MEMORY` bytes stay in memory (no file descriptor), so holding the thousands of contigs of a
+    draft assembly at once (genannot euk's self-training sample) cannot exhaust the open-file limit."""
+
+    IN_MEMORY = 1 << 20
 
     def __init__(self, chunks: Iterable[FastaChunk]) -> None:
-        self._fh = tempfile.TemporaryFile()
+        self._fh = tempfile.SpooledTemporaryFile(max_size=self.IN_MEMORY)
         try:
             for c in chunks:
                 self._fh.write(c.text.encode("ascii"))
