@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from genannot.errors import InputError
-from genannot.euk.decode import decode_record, find_n_runs
+from genannot.euk.decode import decode_record
 from genannot.euk.windows import n_runs
 from genannot.io.fasta import SpooledSequence, read_fasta, stream_fasta
 from test_euk_decode import Builder, params, tracks_for  # noqa: F401 (params: a fixture)
@@ -135,7 +135,7 @@ def test_n_runs_across_block_edges(block):
     for _ in range(20):
         seq = "".join(rng.choice(["A", "C", "N", "n", "NNNN", "G" * 5]) for _ in range(rng.randint(0, 200)))
         for min_length in (1, 3, 6):
-            assert find_n_runs(seq, min_length, block) == n_runs(seq, min_length)
+            assert n_runs(seq, min_length, block) == n_runs(seq, min_length)  # one block: the whole string
 
 
 def gapped_genome() -> tuple[str, np.ndarray]:

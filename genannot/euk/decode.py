@@ -931,24 +931,6 @@ class _Codes:
         return encode(self.seq[key])
 
 
-def find_n_runs(seq: str | SpooledSequence, min_length: int, block: int = 1 << 22) -> list[tuple[int, int]]:
-    """genannot.euk.windows.n_runs of a str or spooled sequence, read `block` bases at a time (runs
-    cut by a block edge are joined again)."""
-    runs: list[tuple[int, int]] = []
-    last: tuple[int, int] | None = None  # the latest run: it may go on in the next block
-    for a in range(0, len(seq), block):
-        for s, e in n_runs(seq[a : a + block], 1):
-            s, e = s + a, e + a
-            if last and last[1] == s:
-                s = last[0]
-            elif last and last[1] - last[0] >= min_length:
-                runs.append(last)
-            last = (s, e)
-    if last and last[1] - last[0] >= min_length:
-        runs.append(last)
-    return runs
-
-
 def decode_record(
     seqid: str,
     seq: str | SpooledSequence,
@@ -972,7 +954,7 @@ def decode_record(
     opt = replace(options or DecodeOptions(), **overrides)
     codes = _Codes(seq)
     L = len(codes)
-    wins = plan_windows(L, opt.window, opt.overlap, find_n_runs(seq, opt.min_n_run)) if L else []
+    wins = plan_windows(L, opt.window, opt.overlap, n_runs(seq, opt.min_n_run)) if L else []
     # one machine for both strands, or one per strand (genes may then overlap on opposite strands)
     decoders = []
     joint = probs is None if opt.joint_strands is None else opt.joint_strands

@@ -88,7 +88,7 @@ def run_euk(
     device: str,
     batch_size: int | str,
     seed: int,
-    no_self_train: bool = False,
+    no_self_train: bool,
     command_line: str,
 ) -> None:
     from genannot.euk.decode import decode_record

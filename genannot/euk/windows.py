@@ -28,6 +28,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from genannot.io.fasta import SpooledSequence
 from genannot.io.seqout import reverse_complement  # case kept: soft-masking survives
 
 ModelFn = Callable[[list[str]], Sequence[np.ndarray]]
@@ -35,9 +36,22 @@ ModelFn = Callable[[list[str]], Sequence[np.ndarray]]
 _N_RUN = re.compile(r"[Nn]+")
 
 
-def n_runs(seq: str, min_length: int = 1000) -> list[tuple[int, int]]:
-    """Runs of N (either case) of at least `min_length` bases, 0-based half-open."""
-    return [(m.start(), m.end()) for m in _N_RUN.finditer(seq) if m.end() - m.start() >= min_length]
+def n_runs(seq: str | SpooledSequence, min_length: int = 1000, block: int = 1 << 22) -> list[tuple[int, int]]:
+    """Runs of N (either case) of at least `min_length` bases, 0-based half-open, of a str or a
+    spooled chromosome read `block` bases at a time (runs cut by a block edge are joined again)."""
+    runs: list[tuple[int, int]] = []
+    last: tuple[int, int] | None = None  # the latest run: it may go on in the next block
+    for a in range(0, len(seq), block):
+        for m in _N_RUN.finditer(seq[a : a + block]):
+            s, e = m.start() + a, m.end() + a
+            if last and last[1] == s:
+                s = last[0]
+            elif last and last[1] - last[0] >= min_length:
+                runs.append(last)
+            last = (s, e)
+    if last and last[1] - last[0] >= min_length:
+        runs.append(last)
+    return runs
 
 
 def plan_windows(length: int, window: int, overlap: int, skip: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:

@@ -174,8 +174,6 @@ class SpooledSequence:
         self.close()
 
 
-
-
 def _is_stream(source: Source) -> bool:
     return hasattr(source, "read")
 
