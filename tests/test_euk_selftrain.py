@@ -8,7 +8,7 @@ import pytest
 
 from genannot.euk.decode import decode_record
 from genannot.euk.genemodel import GeneModelParams, encode
-from genannot.euk.selftrain import long_orfs, self_train
+from genannot.euk.selftrain import CODING_ORDER, long_orfs, self_train
 from genannot.io.seqout import reverse_complement
 from genannot.models.registry import resolve_model
 
@@ -73,6 +73,7 @@ def test_self_training_finds_the_genes_of_a_compact_genome(prior: GeneModelParam
     params, report = self_train(prior, [("r", seq)], lambda p, i, s: decode_record(i, s, p), min_orfs=40, min_genes=40)
     assert report.used, report.reason
     assert report.long_orfs >= 40
+    assert params.coding_order == CODING_ORDER < prior.coding_order  # few, noisy genes: a smaller chain
     before, after = exact(prior), exact(params)
     assert after >= 0.6 * len(truth), (before, after)
     assert after > before
