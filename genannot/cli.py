@@ -124,6 +124,7 @@ def prok(**kw) -> None:
 @click.option("--net-weight", type=click.FloatRange(min=0), default=None, help="Weight of the network's evidence in the decoder (default: the model's own; 0 = signal models alone).")
 @click.option("--bedgraph", default=None, metavar="PREFIX", help="Write per-base probabilities as bgzipped bedGraph, PREFIX.<class>_<strand>.bedgraph.gz.")
 @click.option("--no-self-train", is_flag=True, help="Keep the model's signal models as they are (default: re-fit them on the input when it holds enough long ORFs).")
+@click.option("--softmask-penalty", type=click.FloatRange(min=0), default=0.15, show_default=True, help="Nats per soft-masked (lowercase, repeat) base in an exon; 0 = ignore soft-masking.")
 @compute
 @common
 def euk(**kw) -> None:

@@ -258,6 +258,29 @@ def test_planted_genes_both_strands_signal_models_alone(params):
         check_orf(b.seq, g)
 
 
+def test_soft_masked_exons_pay_the_penalty(params, caplog):
+    """Lowercase (repeat-masked) bases cost `softmask_penalty` in exons: a gene lying in a masked stretch
+    scores lower, and is dropped at a high penalty; a record lowercase throughout is a lowercase file,
+    not a mask."""
+    b = planted()
+    g = b.genes[0]
+    masked = b.seq[: g.start - 1] + b.seq[g.start - 1 : g.end].lower() + b.seq[g.end :]
+    plain = decode_record("chr", b.seq, params)
+    assert DecodeOptions().softmask_penalty > 0
+    default = decode_record("chr", masked, params)
+    assert structure(default) == structure(b.genes)
+    assert default[0].attributes["score"] < plain[0].attributes["score"]
+    assert default[1].attributes["score"] == plain[1].attributes["score"]
+    assert structure(decode_record("chr", masked, params, softmask_penalty=3.0)) == structure(b.genes[1:])
+    assert decode_record("chr", masked, params, softmask_penalty=0.0)[0].attributes == plain[0].attributes
+    mask = np.zeros(len(b.seq), dtype=bool)
+    mask[g.start - 1 : g.end] = True
+    assert structure(decode_record("chr", b.seq, params, softmask=mask, softmask_penalty=3.0)) == structure(b.genes[1:])
+    with caplog.at_level("WARNING", logger="genannot.euk.decode"):
+        assert structure(decode_record("chr", b.seq.lower(), params, softmask_penalty=3.0)) == structure(b.genes)
+    assert "100% lowercase: soft-masking ignored" in caplog.text
+
+
 def test_a_network_that_only_knows_the_prior_changes_nothing(params):
     b = planted()
     prior = [0.01, 0.2, 0.3, 0.02, 0.05]

@@ -95,3 +95,24 @@ def test_net_weight_zero_is_the_signal_models_alone_without_running_the_network(
     assert alone, "the planted genes are found by the signal models"
     expect = {("CDS", str(a), str(e), g.strand) for g in alone for t in g.transcripts for a, e in t.cds}
     assert {r for r in rows if r[0] == "CDS"} == expect
+
+
+def test_soft_masked_input_reaches_the_decoder(tmp_path, tiny_euk_model):
+    """Lowercase bases read from the FASTA file (streamed, spooled) cost --softmask-penalty in exons."""
+    from genannot.cli import cli
+    from genannot.euk.decode import DecodeOptions
+
+    euk_cmd = cli.commands["euk"]
+    assert next(p.default for p in euk_cmd.params if p.name == "softmask_penalty") == DecodeOptions().softmask_penalty
+    b = planted()
+    g = b.genes[0]
+    fa = tmp_path / "masked.fa"
+    fa.write_text(">chr\n" + b.seq[: g.start - 1] + b.seq[g.start - 1 : g.end].lower() + b.seq[g.end :] + "\n")
+
+    def mrna_strands(*opts: str) -> list[str]:
+        out = tmp_path / "o.gff3"
+        assert main(["euk", str(fa), "--model", str(tiny_euk_model), "--net-weight", "0", "--no-self-train", *opts, "-o", str(out)]) == 0
+        return sorted(line.split("\t")[6] for line in out.read_text().splitlines() if "\tmRNA\t" in line)
+
+    assert mrna_strands("--softmask-penalty", "0") == ["+", "-"]
+    assert mrna_strands("--softmask-penalty", "3") == ["-"]

@@ -93,7 +93,7 @@ class DecodeOptions:
     utr: bool | None = None  # None: on with network tracks
     lnc: bool | None = None  # None: on with network tracks
     splice_filter: bool = True
-    softmask_penalty: float = 0.0  # per soft-masked base in exon states
+    softmask_penalty: float = 0.15  # per soft-masked (lowercase: repeat) base in exon states
     min_intron: int | None = None  # default: 1% quantile of the training introns, 20..80
     min_exon: int | None = None  # CDS exons after an intron; default: 1% quantile of internal exons, 3..30
     min_first_exon: int | None = None  # CDS exon after the start codon; default: 2% quantile, 3..30
@@ -392,7 +392,8 @@ def _prefix_groups(forbidden: set[str]) -> tuple[dict[str, set[str]], dict[str, 
 
 
 class _Region:
-    """Features and signal arrays for the forward interval [start, end) of a record."""
+    """Features and signal arrays for the forward interval [start, end) of a record (`probs` and
+    `softmask` cover that interval)."""
 
     def __init__(self, hmm: GeneHMM, codes: _Codes, start: int, end: int, probs: np.ndarray | None, softmask: np.ndarray | None) -> None:
         p, o = hmm.p, hmm.opt
@@ -415,7 +416,7 @@ class _Region:
                 logit -= np.log(q / (1 - q))
             feats[:, 6:16] = logit.reshape(len(pr), 10)
         if softmask is not None:
-            feats[:, 16] = softmask[start:end]
+            feats[:, 16] = softmask
         self.feats = feats
         w = o.signal_weight
         sf = o.splice_filter
@@ -930,6 +931,18 @@ class _Codes:
     def __getitem__(self, key: slice) -> np.ndarray:
         return encode(self.seq[key])
 
+    def lowercase(self, a: int, b: int) -> np.ndarray:
+        """Soft-mask of seq[a:b]: True where the base is lowercase."""
+        return np.frombuffer(self.seq[a:b].encode("ascii", "replace"), dtype=np.uint8) >= ord("a")
+
+
+MOSTLY_LOWERCASE = 0.99  # a record this soft-masked is a lowercase file, not a repeat mask
+
+
+def _lowercase_share(codes: _Codes, block: int = 1 << 22) -> float:
+    n = sum(int(codes.lowercase(a, min(a + block, len(codes))).sum()) for a in range(0, len(codes), block))
+    return n / max(1, len(codes))
+
 
 def decode_record(
     seqid: str,
@@ -946,8 +959,10 @@ def decode_record(
 
     `seq`: a str or a genannot.io.fasta.SpooledSequence (a chromosome on disk: only the slices
     decoded at a time are read into memory, encoded as they are used). `probs`: (len(seq), 2, 5)
-    tracks, a callable (start, end) -> tracks of seq[start:end], or None. `softmask`: bool per base
-    (used with `softmask_penalty`). `track_sink(start, tracks)` sees the tracks of every window
+    tracks, a callable (start, end) -> tracks of seq[start:end], or None. With a `softmask_penalty`,
+    exon states pay it on every soft-masked base: `softmask` (bool per base) where given, else the
+    lowercase letters of `seq`; not on a record that is lowercase almost throughout (>= 99%: a
+    lowercase file, not a repeat mask). `track_sink(start, tracks)` sees the tracks of every window
     group as the decoder uses them, in order along the sequence (groups overlap). Keyword
     overrides set DecodeOptions fields.
     """
@@ -955,6 +970,11 @@ def decode_record(
     codes = _Codes(seq)
     L = len(codes)
     wins = plan_windows(L, opt.window, opt.overlap, n_runs(seq, opt.min_n_run)) if L else []
+    if opt.softmask_penalty and softmask is None and L:
+        share = _lowercase_share(codes)
+        if share >= MOSTLY_LOWERCASE:
+            log.warning("%s is %.0f%% lowercase: soft-masking ignored", seqid, 100 * share)
+            opt = replace(opt, softmask_penalty=0.0)
     # one machine for both strands, or one per strand (genes may then overlap on opposite strands)
     decoders = []
     joint = probs is None if opt.joint_strands is None else opt.joint_strands
@@ -973,7 +993,10 @@ def decode_record(
             tracks = probs[ra:rb]
         if track_sink is not None and tracks is not None:
             track_sink(ra, tracks)
-        region = _Region(decoders[0][0], codes, ra, rb, tracks, softmask)
+        mask = None
+        if opt.softmask_penalty:
+            mask = softmask[ra:rb] if softmask is not None else codes.lowercase(ra, rb)
+        region = _Region(decoders[0][0], codes, ra, rb, tracks, mask)
         for hmm, eng, tab, stitch, last in decoders:
             tail = last[0]  # the previous group's last window (start, path)
             paths = _decode_spans(eng, region, group, None, opt.chunk)

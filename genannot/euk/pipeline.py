@@ -52,7 +52,7 @@ def _spooled(input: str) -> Iterator[tuple[str, SpooledSequence]]:
         yield record.id, SpooledSequence(record.chunks())
 
 
-def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice_filter: bool):
+def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice_filter: bool, softmask_penalty: float):
     """(signal models for the input, a header note, the records read for the sample): the sample is
     the first records up to genannot.euk.selftrain.MAX_BP, decoded with the signal models alone."""
     from genannot.euk.decode import decode_record
@@ -67,7 +67,7 @@ def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice
     sample = [(rec_id, seq[0 : min(len(seq), MAX_BP)]) for rec_id, seq in held]
 
     def decode(p, seqid: str, seq: str) -> list:
-        return decode_record(seqid, seq, p, splice_filter=splice_filter, **SIGNAL_ONLY)
+        return decode_record(seqid, seq, p, splice_filter=splice_filter, softmask_penalty=softmask_penalty, **SIGNAL_ONLY)
 
     trained, report = self_train(params, sample, decode)
     log.info("self-training: %s", report.reason)
@@ -89,6 +89,7 @@ def run_euk(
     batch_size: int | str,
     seed: int,
     no_self_train: bool,
+    softmask_penalty: float,
     command_line: str,
 ) -> None:
     from genannot.euk.decode import decode_record
@@ -110,7 +111,8 @@ def run_euk(
         batch_size = CPU_WINDOWS
     weight = decoder_net_weight(net.metadata) if net_weight is None else net_weight
     # weight 0: the gene models come from the signal models alone, and the network runs only for --bedgraph
-    decoder = {"net_weight": weight, "net_prior": net.metadata.get("training", {}).get("class_prior")}
+    decoder = {"net_weight": weight, "net_prior": net.metadata.get("training", {}).get("class_prior"),
+               "softmask_penalty": softmask_penalty}
     if weight == 0:
         decoder.update(SIGNAL_ONLY)
     log.info("model %s on %s; network weight in the decoder %g", resolved.name, dev, weight)
@@ -120,7 +122,7 @@ def run_euk(
         records = _spooled(input)
         extra = {}
         if not no_self_train:
-            params, extra["self-trained-signal-models"], held = _self_trained(params, records, not no_splice_filter)
+            params, extra["self-trained-signal-models"], held = _self_trained(params, records, not no_splice_filter, softmask_penalty)
             records = itertools.chain(held, records)
         writer = Gff3Writer(out["gff3"], provenance_lines(command_line, [(resolved.name, resolved.sha256)], extra))
         bedgraph_tracks = BedGraphTracks(out) if bedgraph_paths else None
