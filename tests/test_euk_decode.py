@@ -12,7 +12,7 @@ import pytest
 
 from genannot.errors import ModelError
 from genannot.euk.decode import DecodeOptions, GeneHMM, decode_heuristic, decode_record, intron_mixture
-from genannot.euk.genemodel import FILE_NAME, GC_EDGES, GeneModelParams, encode, gc_classes, kmer_index
+from genannot.euk.genemodel import FILE_NAME, GC_EDGES, GeneModelParams, encode, gc_classes, kmer_index, upstream_atg
 from genannot.euk.labels import strand_track
 from genannot.features import Gene, Transcript
 from genannot.io.seqout import reverse_complement, translate
@@ -218,6 +218,34 @@ def test_signal_scores_sit_on_the_sites(params):
     pos = np.arange(t.cds[0][0] - 1, t.cds[0][1])
     k = np.arange(len(pos)) % 3
     assert cod[k, pos].mean() > 0.3 > cod[(k + 1) % 3, pos].mean()
+
+
+def test_upstream_atg_scores_starts_called_too_far_downstream(tmp_path, params):
+    """A start with an in-frame ATG upstream (no stop between) is scored by how often real starts have
+    one against ATGs outside genes (ribosomes start at the first ATG they meet)."""
+    #           0  3  6  9  12 15 18 21
+    codes = encode("ATGAAATAAATGCCCATGGGGATG")
+    assert np.flatnonzero(upstream_atg(codes)).tolist() == [3, 6, 12, 15, 18, 21]
+    far = encode("ATG" + "CCC" * 5 + "ATG")
+    assert upstream_atg(far, codons=5)[18] == False and upstream_atg(far, codons=6)[18] == True  # noqa: E712
+    at_start, elsewhere = params.upstream_atg_share
+    assert 0 < at_start < 1 and 0 < elsewhere < 1
+    b = Builder(5)
+    b.intergenic(3000)
+    codes = encode(b.seq)
+    share = replace(params, upstream_atg_share=np.array([0.05, 0.3]))
+    none = replace(params, upstream_atg_share=np.zeros(0))
+    with_term, without = share.start_scores(codes), none.start_scores(codes)
+    atg = np.isfinite(without)
+    diff = np.where(atg, with_term - np.where(atg, without, 0.0), 0.0)
+    up = upstream_atg(codes)
+    assert (atg & up).any() and (atg & ~up).any()
+    np.testing.assert_allclose(diff[atg & up], np.log(0.05 / 0.3), atol=1e-5)
+    np.testing.assert_allclose(diff[atg & ~up], np.log(0.95 / 0.7), atol=1e-5)
+    back = GeneModelParams.load(none.save(tmp_path / "old"))  # a model without the term keeps it off
+    assert not len(back.upstream_atg_share)
+    np.testing.assert_allclose(back.start_scores(codes), none.start_scores(codes), atol=1e-5)
+    np.testing.assert_allclose(GeneModelParams.load(share.save(tmp_path / "new")).upstream_atg_share, [0.05, 0.3])
 
 
 # ----------------------------------------------------------------------------- structured decoder

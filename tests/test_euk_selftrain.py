@@ -8,7 +8,7 @@ import pytest
 
 from genannot.euk.decode import decode_record
 from genannot.euk.genemodel import GeneModelParams, encode
-from genannot.euk.selftrain import CODING_ORDER, long_orfs, self_train
+from genannot.euk.selftrain import CODING_ORDER, POOLED_LENGTHS, long_orfs, self_train
 from genannot.io.seqout import reverse_complement
 from genannot.models.registry import resolve_model
 
@@ -90,3 +90,26 @@ def test_rounds_stop_once_the_gene_count_settles(prior: GeneModelParams) -> None
     params, report = self_train(prior, [("r", seq)], same_genes_every_round, min_orfs=40, min_genes=40)
     assert report.used and len(report.genes_per_round) == 2 == len(calls), report
     assert report.genes_per_round[0] == report.genes_per_round[1] >= 100
+
+
+def test_exon_lengths_pooled_with_the_priors_only_in_an_intron_rich_genome(prior: GeneModelParams) -> None:
+    """Self-training misses short exons, so in an intron-rich genome the multi-exon CDS lengths are
+    pooled with the prior's; in an intron-poor one (a yeast) they are the input's own."""
+    from test_euk_decode import training_genome
+
+    b = training_genome(3, 150)
+    genes = b.genes
+
+    def the_genes(p: GeneModelParams, seqid: str, s: str) -> list:
+        return genes
+
+    params, report = self_train(prior, [("chr", b.seq)], the_genes, min_orf=150, min_orfs=5, min_density=0, min_genes=40)
+    assert report.used and report.introns_per_round[-1] >= max(100, report.genes_per_round[-1]), report
+    own = GeneModelParams.from_genes([(b.seq, genes)])
+    for kind in POOLED_LENGTHS:
+        assert len(params.lengths[kind]) == len(own.lengths[kind]) + len(prior.lengths[kind]) > len(prior.lengths[kind])
+    assert np.array_equal(params.lengths["cds_single"], own.lengths["cds_single"])
+
+    seq, _ = _compact_genome(3, 120)
+    params, report = self_train(prior, [("r", seq)], lambda p, i, s: long_orfs(i, s, 300), min_orfs=40, min_genes=40)
+    assert report.used and not len(params.lengths["cds_internal"])

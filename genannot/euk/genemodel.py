@@ -10,7 +10,11 @@ What is estimated (all counts with pseudocounts, so any sequence gets a finite s
   -20..+3 around the exon's first base (20 intron bases ending in the AG + 3 exon bases), each a
   position-specific Markov chain of order `signal_order` conditioned on the preceding bases, and the
   counts of every dinucleotide at real donors (GT, GC, AT, ...) and acceptors (AG, AC, ...);
-- start context (Kozak): -9..+5 around the A of ATG, same form;
+- start context (Kozak): -9..+5 around the A of ATG, same form; and how often an in-frame ATG lies
+  upstream within `UPSTREAM_CODONS` codons, no stop between (`upstream_atg`), at real starts and at
+  ATGs outside genes: ribosomes scan from the cap and start at the first ATG, so a real start rarely
+  has one (2% of yeast's, 9% of Arabidopsis's, 8-16% of mammals' against 25-33% of other ATGs), while a
+  start called too far downstream always does;
 - stop codon usage (TAA, TAG, TGA);
 - an in-frame coding Markov chain of order `coding_order` (5: hexamers), one per codon position,
   against a non-coding background chain of the same order (every base outside a CDS: introns,
@@ -59,6 +63,7 @@ CANONICAL_ACCEPTORS = frozenset({"AG", "AC"})
 DONOR_WINDOW = (3, 9)  # (bases before the reference point, window length): -3..+6
 ACCEPTOR_WINDOW = (20, 23)  # -20..+3
 START_WINDOW = (9, 15)  # -9..+5
+UPSTREAM_CODONS = 100  # how far upstream `upstream_atg` looks
 LENGTH_KINDS = (
     "cds_initial", "cds_internal", "cds_terminal", "cds_single", "intron", "utr5_exon", "utr3_exon",
     "lnc_exon", "lnc_intron", "intergenic",
@@ -190,6 +195,8 @@ class GeneModelParams:
     intron_phases: np.ndarray = field(default_factory=lambda: np.ones(3))  # counts of phase 0/1/2 introns
     stats: dict[str, Any] = field(default_factory=dict)
     gc_edges: np.ndarray = field(default_factory=lambda: np.zeros(0))  # GC classes of the coding chains (none: one class)
+    # share of real starts / of ATGs outside genes with an in-frame ATG upstream (`upstream_atg`); empty: not scored
+    upstream_atg_share: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def coding_order(self) -> int:
@@ -220,8 +227,12 @@ class GeneModelParams:
         return s
 
     def start_scores(self, codes: np.ndarray) -> np.ndarray:
-        """Log-odds of a start codon (ATG at t..t+2) with its context; -inf elsewhere."""
+        """Log-odds of a start codon (ATG at t..t+2) with its context and the presence of an in-frame
+        ATG upstream; -inf elsewhere."""
         s = self.start.score(codes, self.log_bg)
+        if len(self.upstream_atg_share):
+            at_start, elsewhere = self.upstream_atg_share
+            s += np.where(upstream_atg(codes), np.log(at_start / elsewhere), np.log((1 - at_start) / (1 - elsewhere))).astype(np.float32)
         s[~_pair_mask(codes, {"ATG"}, 0)] = -np.inf
         return s
 
@@ -289,6 +300,7 @@ class GeneModelParams:
             "log_bg": self.log_bg, "donor": self.donor.logp, "acceptor": self.acceptor.logp, "start": self.start.logp,
             "stop_logp": self.stop_logp, "coding": self.coding.astype(np.float32), "noncoding": self.noncoding.astype(np.float32),
             "intron_phases": self.intron_phases, "gc_edges": np.asarray(self.gc_edges, dtype=np.float64),
+            "upstream_atg_share": np.asarray(self.upstream_atg_share, dtype=np.float64),
         }
         for k, v in self.lengths.items():
             arrays[f"length_{k}"] = np.asarray(v, dtype=np.int64)
@@ -326,6 +338,7 @@ class GeneModelParams:
             acceptor_pairs={k: int(v) for k, v in meta["acceptor_pairs"].items()},
             lengths={k[len("length_"):]: v for k, v in arr.items() if k.startswith("length_")},
             intron_phases=arr["intron_phases"], stats=meta.get("stats", {}), gc_edges=arr.get("gc_edges", np.zeros(0)),
+            upstream_atg_share=arr.get("upstream_atg_share", np.zeros(0)),
         )
 
     # ------------------------------------------------------------------ fitting
@@ -394,6 +407,20 @@ class GeneModelParams:
         return acc.finish(pseudo, files if files is not None else [])
 
 
+def upstream_atg(codes: np.ndarray, codons: int = UPSTREAM_CODONS) -> np.ndarray:
+    """True at t where an ATG starts within `codons` codons upstream of t, in frame with t, with no
+    stop codon in frame between them."""
+    out = np.zeros(len(codes), dtype=bool)
+    atg, stop = _pair_mask(codes, {"ATG"}, 0), _pair_mask(codes, set(STOPS), 0)
+    for frame in range(3):
+        idx = np.arange(len(atg[frame::3]))
+        # the latest ATG / stop codon strictly upstream of each codon (-1: none)
+        last_atg = np.concatenate([[-1], np.maximum.accumulate(np.where(atg[frame::3], idx, -1))[:-1]])
+        last_stop = np.concatenate([[-1], np.maximum.accumulate(np.where(stop[frame::3], idx, -1))[:-1]])
+        out[frame::3] = (last_atg > last_stop) & (idx - last_atg <= codons)
+    return out
+
+
 def _pair_mask(codes: np.ndarray, words: set[str], offset: int) -> np.ndarray:
     """True at t where the word starting at t + offset is one of `words` (all the same length)."""
     n = len(codes)
@@ -426,6 +453,8 @@ class _Accumulator:
         self.donor_w: list[np.ndarray] = []
         self.acc_w: list[np.ndarray] = []
         self.start_w: list[np.ndarray] = []
+        self.upstream_counts = np.zeros((2, 2))  # [real starts, ATGs outside genes] x [count, with an ATG upstream]
+        self.oriented_upstream_atg: dict[str, np.ndarray] = {}  # of the sequence being added, per strand
         self.stops = np.zeros(3)
         self.donor_pairs: dict[str, int] = {}
         self.acceptor_pairs: dict[str, int] = {}
@@ -452,6 +481,7 @@ class _Accumulator:
         genic = np.zeros(n, dtype=bool)
         coding = np.zeros(n, dtype=bool)
         spans = []
+        self.oriented_upstream_atg = {"+": upstream_atg(codes), "-": upstream_atg(rc)}
 
         def oriented(strand: str, a: int, b: int) -> np.ndarray:
             """Bases a..b (1-based closed, forward) in transcription order."""
@@ -520,6 +550,9 @@ class _Accumulator:
             self.lengths["intron"].extend(e - s + 1 for s, e in introns)
             self._add_coding(g, rep, oriented, window, opos)
         self.genic_bp += int(genic.sum())
+        for strand, outside in (("+", ~genic), ("-", ~genic[::-1])):
+            atg = _pair_mask(codes if strand == "+" else rc, {"ATG"}, 0) & outside
+            self.upstream_counts[1] += (atg.sum(), (atg & self.oriented_upstream_atg[strand]).sum())
         # intergenic gaps between gene spans (sequence ends count as edges)
         merged = []
         for s, e in sorted(spans):
@@ -591,6 +624,7 @@ class _Accumulator:
         w = window(g.strand, opos(g.strand, start_fwd), *START_WINDOW)
         if w is not None:
             self.start_w.append(w)
+        self.upstream_counts[0] += (1, self.oriented_upstream_atg[g.strand][opos(g.strand, start_fwd)])
         body = spliced[:-3]
         idx, valid = kmer_index(body, self.k + 1)
         phase = np.arange(len(body)) % 3
@@ -628,6 +662,7 @@ class _Accumulator:
             donor_pairs=dict(sorted(self.donor_pairs.items())), acceptor_pairs=dict(sorted(self.acceptor_pairs.items())),
             lengths={k: np.asarray(v, dtype=np.int64) for k, v in self.lengths.items()},
             intron_phases=self.phases.copy(), stats=stats, gc_edges=self.gc_edges.copy(),
+            upstream_atg_share=(self.upstream_counts[:, 1] + pseudo) / (self.upstream_counts[:, 0] + 2 * pseudo),
         )
 
 
