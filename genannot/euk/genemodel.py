@@ -454,7 +454,6 @@ class _Accumulator:
         self.acc_w: list[np.ndarray] = []
         self.start_w: list[np.ndarray] = []
         self.upstream_counts = np.zeros((2, 2))  # [real starts, ATGs outside genes] x [count, with an ATG upstream]
-        self.oriented_upstream_atg: dict[str, np.ndarray] = {}  # of the sequence being added, per strand
         self.stops = np.zeros(3)
         self.donor_pairs: dict[str, int] = {}
         self.acceptor_pairs: dict[str, int] = {}
@@ -481,7 +480,7 @@ class _Accumulator:
         genic = np.zeros(n, dtype=bool)
         coding = np.zeros(n, dtype=bool)
         spans = []
-        self.oriented_upstream_atg = {"+": upstream_atg(codes), "-": upstream_atg(rc)}
+        upstream = {"+": upstream_atg(codes), "-": upstream_atg(rc)}  # in transcription order, per strand
 
         def oriented(strand: str, a: int, b: int) -> np.ndarray:
             """Bases a..b (1-based closed, forward) in transcription order."""
@@ -548,11 +547,11 @@ class _Accumulator:
                 continue
             self.n_coding_genes += 1
             self.lengths["intron"].extend(e - s + 1 for s, e in introns)
-            self._add_coding(g, rep, oriented, window, opos)
+            self._add_coding(g, rep, oriented, window, opos, upstream)
         self.genic_bp += int(genic.sum())
         for strand, outside in (("+", ~genic), ("-", ~genic[::-1])):
             atg = _pair_mask(codes if strand == "+" else rc, {"ATG"}, 0) & outside
-            self.upstream_counts[1] += (atg.sum(), (atg & self.oriented_upstream_atg[strand]).sum())
+            self.upstream_counts[1] += (atg.sum(), (atg & upstream[strand]).sum())
         # intergenic gaps between gene spans (sequence ends count as edges)
         merged = []
         for s, e in sorted(spans):
@@ -571,7 +570,7 @@ class _Accumulator:
             for j, counts in enumerate(self.noncoding):
                 counts += np.bincount(idx[valid & (cls == j)], minlength=len(counts))
 
-    def _add_coding(self, g: Gene, t: Transcript, oriented, window, opos) -> None:
+    def _add_coding(self, g: Gene, t: Transcript, oriented, window, opos, upstream: dict[str, np.ndarray]) -> None:
         cds = sorted(t.cds)
         if g.strand == "-":
             cds = cds[::-1]
@@ -624,7 +623,7 @@ class _Accumulator:
         w = window(g.strand, opos(g.strand, start_fwd), *START_WINDOW)
         if w is not None:
             self.start_w.append(w)
-        self.upstream_counts[0] += (1, self.oriented_upstream_atg[g.strand][opos(g.strand, start_fwd)])
+        self.upstream_counts[0] += (1, upstream[g.strand][opos(g.strand, start_fwd)])
         body = spliced[:-3]
         idx, valid = kmer_index(body, self.k + 1)
         phase = np.arange(len(body)) % 3
