@@ -8,7 +8,7 @@ import pytest
 
 from genannot.euk.decode import decode_record
 from genannot.euk.genemodel import GeneModelParams, encode
-from genannot.euk.selftrain import CODING_ORDER, POOLED_LENGTHS, long_orfs, self_train
+from genannot.euk.selftrain import CODING_ORDER, INTRON_TRIM, POOLED_LENGTHS, long_orfs, self_train
 from genannot.io.seqout import reverse_complement
 from genannot.models.registry import resolve_model
 
@@ -113,3 +113,18 @@ def test_exon_lengths_pooled_with_the_priors_only_in_an_intron_rich_genome(prior
     seq, _ = _compact_genome(3, 120)
     params, report = self_train(prior, [("r", seq)], lambda p, i, s: long_orfs(i, s, 300), min_orfs=40, min_genes=40)
     assert report.used and not len(params.lengths["cds_internal"])
+
+
+def test_intron_lengths_leave_out_the_longest_predicted_introns(prior: GeneModelParams) -> None:
+    """The longest few percent of the predicted introns (fused neighbouring genes' junctions) do not
+    stretch the intron-length model."""
+    from test_euk_decode import training_genome
+
+    b = training_genome(3, 150)
+    params, report = self_train(prior, [("chr", b.seq)], lambda p, i, s: b.genes, min_orf=150, min_orfs=5,
+                                min_density=0, min_genes=40, rounds=1)
+    assert report.used
+    own = np.sort(GeneModelParams.from_genes([(b.seq, b.genes)]).lengths["intron"])
+    kept = np.sort(params.lengths["intron"])
+    cut = np.quantile(own, INTRON_TRIM)
+    assert np.array_equal(kept, own[own <= cut]) and 0 < len(own) - len(kept) <= 0.05 * len(own)
