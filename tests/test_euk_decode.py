@@ -509,3 +509,16 @@ def test_heuristic_decoder(params):
 def test_sequences_shorter_than_the_models_contexts(params, length):
     seq = "ACGTACG"[:length]
     assert decode_record("tiny", seq, params) == []
+
+
+def test_splice_weight_scales_splice_scores_and_survives_save_load(tmp_path, params):
+    codes = encode(training_genome(7, 3).seq)
+    heavier = replace(params, splice_weight=1.2)
+    for f in ("donor_scores", "acceptor_scores"):
+        base, scaled = getattr(params, f)(codes), getattr(heavier, f)(codes)
+        ok = np.isfinite(base)
+        assert ok.any() and np.array_equal(ok, np.isfinite(scaled))
+        np.testing.assert_allclose(scaled[ok], 1.2 * base[ok], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(heavier.start_scores(codes), params.start_scores(codes))
+    assert GeneModelParams.load(heavier.save(tmp_path / "m")).splice_weight == 1.2
+    assert GeneModelParams.load(params.save(tmp_path / "p")).splice_weight == 1.0

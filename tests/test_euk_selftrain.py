@@ -8,7 +8,7 @@ import pytest
 
 from genannot.euk.decode import decode_record
 from genannot.euk.genemodel import GeneModelParams, encode
-from genannot.euk.selftrain import CODING_ORDER, INTRON_TRIM, POOLED_LENGTHS, long_orfs, self_train
+from genannot.euk.selftrain import CODING_ORDER, INTRON_TRIM, POOLED_LENGTHS, SPLICE_WEIGHT, long_orfs, self_train
 from genannot.io.seqout import reverse_complement
 from genannot.models.registry import resolve_model
 
@@ -94,7 +94,8 @@ def test_rounds_stop_once_the_gene_count_settles(prior: GeneModelParams) -> None
 
 def test_exon_lengths_pooled_with_the_priors_only_in_an_intron_rich_genome(prior: GeneModelParams) -> None:
     """Self-training misses short exons, so in an intron-rich genome the multi-exon CDS lengths are
-    pooled with the prior's; in an intron-poor one (a yeast) they are the input's own."""
+    pooled with the prior's (and the re-fitted splice sites weighted up); in an intron-poor one (a
+    yeast) they are the input's own."""
     from test_euk_decode import training_genome
 
     b = training_genome(3, 150)
@@ -109,10 +110,12 @@ def test_exon_lengths_pooled_with_the_priors_only_in_an_intron_rich_genome(prior
     for kind in POOLED_LENGTHS:
         assert len(params.lengths[kind]) == len(own.lengths[kind]) + len(prior.lengths[kind]) > len(prior.lengths[kind])
     assert np.array_equal(params.lengths["cds_single"], own.lengths["cds_single"])
+    assert params.splice_weight == SPLICE_WEIGHT != prior.splice_weight  # re-fitted splice sites count more
 
     seq, _ = _compact_genome(3, 120)
     params, report = self_train(prior, [("r", seq)], lambda p, i, s: long_orfs(i, s, 300), min_orfs=40, min_genes=40)
     assert report.used and not len(params.lengths["cds_internal"])
+    assert params.splice_weight == prior.splice_weight == 1.0  # the prior's splice sites, at the prior's weight
 
 
 def test_intron_lengths_leave_out_the_longest_predicted_introns(prior: GeneModelParams) -> None:

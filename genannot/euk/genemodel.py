@@ -197,6 +197,7 @@ class GeneModelParams:
     gc_edges: np.ndarray = field(default_factory=lambda: np.zeros(0))  # GC classes of the coding chains (none: one class)
     # share of real starts / of ATGs outside genes with an in-frame ATG upstream (`upstream_atg`); empty: not scored
     upstream_atg_share: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    splice_weight: float = 1.0  # factor on the donor / acceptor log-odds (self-trained splice models: see selftrain)
 
     @property
     def coding_order(self) -> int:
@@ -214,14 +215,14 @@ class GeneModelParams:
     def donor_scores(self, codes: np.ndarray, splice_filter: bool = True) -> np.ndarray:
         """Log-odds that an intron starts at t (first intron base); -inf at disallowed dinucleotides
         when `splice_filter`."""
-        s = self.donor.score(codes, self.log_bg)
+        s = self.donor.score(codes, self.log_bg) * np.float32(self.splice_weight)
         if splice_filter:
             s[~_pair_mask(codes, self.allowed_pairs("donor"), 0)] = -np.inf
         return s
 
     def acceptor_scores(self, codes: np.ndarray, splice_filter: bool = True) -> np.ndarray:
         """Log-odds that an exon starts at t after an intron ending at t-1 (the AG at t-2, t-1)."""
-        s = self.acceptor.score(codes, self.log_bg)
+        s = self.acceptor.score(codes, self.log_bg) * np.float32(self.splice_weight)
         if splice_filter:
             s[~_pair_mask(codes, self.allowed_pairs("acceptor"), -2)] = -np.inf
         return s
@@ -295,6 +296,7 @@ class GeneModelParams:
             "donor_pairs": self.donor_pairs,
             "acceptor_pairs": self.acceptor_pairs,
             "stats": self.stats,
+            "splice_weight": self.splice_weight,
         }
         arrays = {
             "log_bg": self.log_bg, "donor": self.donor.logp, "acceptor": self.acceptor.logp, "start": self.start.logp,
@@ -338,7 +340,7 @@ class GeneModelParams:
             acceptor_pairs={k: int(v) for k, v in meta["acceptor_pairs"].items()},
             lengths={k[len("length_"):]: v for k, v in arr.items() if k.startswith("length_")},
             intron_phases=arr["intron_phases"], stats=meta.get("stats", {}), gc_edges=arr.get("gc_edges", np.zeros(0)),
-            upstream_atg_share=arr.get("upstream_atg_share", np.zeros(0)),
+            upstream_atg_share=arr.get("upstream_atg_share", np.zeros(0)), splice_weight=float(meta.get("splice_weight", 1.0)),
         )
 
     # ------------------------------------------------------------------ fitting

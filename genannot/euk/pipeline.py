@@ -10,8 +10,7 @@ for its tracks.
 
 Unless `no_self_train`, the signal models are first re-fitted on the input's first records
 (genannot.euk.selftrain: long ORFs, then rounds of decoding and re-fitting), where those hold enough
-long ORFs to support it, and the input is then decoded with them at the self-trained signal weight
-(`genannot.euk.selftrain.SIGNAL_WEIGHT`); the GFF3 header says whether they were.
+long ORFs to support it; the GFF3 header says whether they were.
 
 Memory does not grow with chromosome length: each record is spooled to a temporary file as it is
 read (genannot.io.fasta.SpooledSequence: disk, one byte per base of the longest record) and the
@@ -54,11 +53,10 @@ def _spooled(input: str) -> Iterator[tuple[str, SpooledSequence]]:
 
 
 def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice_filter: bool, softmask_penalty: float):
-    """(signal models re-fitted on the input or None, a header note, the records read for the sample):
-    the sample is the first records up to genannot.euk.selftrain.MAX_BP, decoded with the signal
-    models alone."""
+    """(signal models for the input, a header note, the records read for the sample): the sample is
+    the first records up to genannot.euk.selftrain.MAX_BP, decoded with the signal models alone."""
     from genannot.euk.decode import decode_record
-    from genannot.euk.selftrain import MAX_BP, SIGNAL_WEIGHT, self_train
+    from genannot.euk.selftrain import MAX_BP, self_train
 
     held, bp = [], 0
     for rec_id, seq in records:
@@ -69,13 +67,12 @@ def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice
     sample = [(rec_id, seq[0 : min(len(seq), MAX_BP)]) for rec_id, seq in held]
 
     def decode(p, seqid: str, seq: str) -> list:
-        return decode_record(seqid, seq, p, splice_filter=splice_filter, softmask_penalty=softmask_penalty,
-                             signal_weight=SIGNAL_WEIGHT, **SIGNAL_ONLY)
+        return decode_record(seqid, seq, p, splice_filter=splice_filter, softmask_penalty=softmask_penalty, **SIGNAL_ONLY)
 
     trained, report = self_train(params, sample, decode)
     log.info("self-training: %s", report.reason)
     note = f"{'used' if trained else 'not used'} ({report.reason})"
-    return trained, note, held
+    return trained or params, note, held
 
 
 def run_euk(
@@ -98,7 +95,6 @@ def run_euk(
     from genannot.euk.decode import decode_record
     from genannot.euk.genemodel import GeneModelParams
     from genannot.euk.model import EukSegModel
-    from genannot.euk.selftrain import SIGNAL_WEIGHT
     from genannot.euk.windows import model_fn, predict_record
     from genannot.models.registry import resolve_model
     from genannot.runtime.device import select_device
@@ -126,9 +122,7 @@ def run_euk(
         records = _spooled(input)
         extra = {}
         if not no_self_train:
-            trained, extra["self-trained-signal-models"], held = _self_trained(params, records, not no_splice_filter, softmask_penalty)
-            if trained:
-                params, decoder["signal_weight"] = trained, SIGNAL_WEIGHT
+            params, extra["self-trained-signal-models"], held = _self_trained(params, records, not no_splice_filter, softmask_penalty)
             records = itertools.chain(held, records)
         writer = Gff3Writer(out["gff3"], provenance_lines(command_line, [(resolved.name, resolved.sha256)], extra))
         bedgraph_tracks = BedGraphTracks(out) if bedgraph_paths else None

@@ -35,13 +35,14 @@ round's fusions cheaper still. Left out, the fit comes back near the annotation'
 Arabidopsis CDS-exon F1 rises from 0.692 to 0.707 (intron lengths taken from the annotation itself:
 0.709).
 
-Self-trained models are decoded (in the rounds and at the end) with their signal scores (splice
-sites, start, stop) weighted `SIGNAL_WEIGHT` = 1.2 against the state machine's length and density
-terms: CDS-exon F1 on the Arabidopsis slice 0.707 -> 0.750 (0.744 / 0.756 / 0.746 at 1.15 / 1.25 /
-1.35, decoded with models trained at 1.0; nearly all of the gain comes from the splice sites), on the
-C. elegans slice with self-training forced (it has too few long ORFs to self-train by default)
-0.601 -> 0.612, yeast chrI-IV 0.847 -> 0.842. The annotation-fitted embedded models keep weight 1
-(leave-one-species-out over the mammals: 0.655 at 1.0, 0.571 at 1.25).
+Re-fitted splice-site models have their log-odds weighted `SPLICE_WEIGHT` = 1.2 against the state
+machine's length and density terms (`GeneModelParams.splice_weight`): CDS-exon F1 on the Arabidopsis
+slice 0.707 -> 0.752 (decoding with every signal weighted 1.15 / 1.25 / 1.35: 0.744 / 0.756 / 0.746;
+the start alone at 1.25: 0.705). Checked on the C. elegans slice with self-training forced (too few
+long ORFs to self-train by default): 0.601 -> 0.594 (every signal at 1.2: 0.612). A genome whose
+splice sites stay the prior's keeps 1.0, as the annotation-fitted embedded models do
+(leave-one-species-out over the mammals: 0.655 at 1.0, 0.571 with every signal at 1.25); weighting
+every signal on yeast fused more neighbouring genes (chrI-IV 0.846 -> 0.842).
 
 In an intron-rich genome (splice sites re-fitted), the lengths of initial, internal and terminal CDS
 exons are pooled with the prior's (`POOLED_LENGTHS`): the exons self-training misses are mostly short
@@ -78,7 +79,7 @@ ROUNDS = 12  # at most
 CONVERGED = 0.01  # ... stop once a round adds fewer complete genes than this share
 MAX_BP = 5_000_000  # sample size
 CODING_ORDER = 3  # of the self-trained coding chains (the prior's: 5)
-SIGNAL_WEIGHT = 1.2  # signal_weight of the decoder with self-trained models (rounds and final)
+SPLICE_WEIGHT = 1.2  # splice_weight of re-fitted splice-site models
 INTRON_TRIM = 0.97  # intron lengths are fitted below this quantile of the predicted ones
 POOLED_LENGTHS = ("cds_initial", "cds_internal", "cds_terminal")  # pooled with the prior's in intron-rich genomes
 
@@ -196,9 +197,10 @@ def self_train(
             return None, report
         if n_introns < max(min_introns, n_genes):
             new = replace(new, donor=params.donor, acceptor=params.acceptor,
-                          donor_pairs=params.donor_pairs, acceptor_pairs=params.acceptor_pairs)
+                          donor_pairs=params.donor_pairs, acceptor_pairs=params.acceptor_pairs,
+                          splice_weight=params.splice_weight)
         else:
-            new = _pooled_lengths(new, prior)
+            new = replace(_pooled_lengths(new, prior), splice_weight=SPLICE_WEIGHT)
         params = new
         done = report.genes_per_round
         if len(done) > 1 and done[-1] < done[-2] * (1 + converged):
