@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from genannot.errors import ModelError
-from genannot.euk.decode import DecodeOptions, GeneHMM, decode_heuristic, decode_record, intron_mixture
+from genannot.euk.decode import DecodeOptions, GeneHMM, decode_heuristic, decode_record, decode_records, intron_mixture
 from genannot.euk.genemodel import FILE_NAME, GC_EDGES, GeneModelParams, encode, gc_classes, kmer_index, upstream_atg
 from genannot.euk.labels import strand_track
 from genannot.features import Gene, Transcript
@@ -379,6 +379,23 @@ def test_genes_longer_than_a_window_come_out_whole(params):
     assert structure(whole) == structure(b.genes)
     small = decode_record("chr", b.seq, params, probs, window=2500, overlap=800, batch=3)
     assert structure(small) == structure(b.genes)
+
+
+def test_records_decoded_together_give_the_genes_each_gives_alone(params, caplog):
+    """decode_records batches the windows of several records: every record gets exactly the genes
+    (ids, coordinates, scores, partial flags) it gets alone, whether it is shorter than a window,
+    spans several, ends inside a gene, is soft-masked or lowercase throughout."""
+    one, two = planted(11), training_genome(5, 6)
+    cut = one.genes[1].end - 60  # ends inside the second gene, before its start codon
+    records = [("a", one.seq), ("b", two.seq), ("c", one.seq[:cut]), ("d", two.seq[:5000].lower()),
+               ("e", one.seq[: one.genes[0].end].lower() + one.seq[one.genes[0].end :]), ("f", "ACGT")]
+    opts = dict(window=4000, overlap=1000, batch=4)
+    with caplog.at_level("WARNING"):
+        together = decode_records(records, params, **opts)
+    assert "d is 100% lowercase" in caplog.text
+    alone = {seqid: decode_record(seqid, seq, params, **opts) for seqid, seq in records}
+    assert together == alone
+    assert len(together["b"]) >= 4 and together["c"][-1].partial == "01"
 
 
 def test_no_in_frame_stops_on_random_sequence(params):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genannot.euk.decode import decode_record
+from genannot.euk.decode import decode_record, decode_records
 from genannot.euk.genemodel import GeneModelParams, encode
 from genannot.euk.selftrain import CODING_ORDER, INTRON_TRIM, POOLED_LENGTHS, SPLICE_WEIGHT, long_orfs, self_train
 from genannot.io.seqout import reverse_complement
@@ -59,7 +59,7 @@ def test_long_orfs_golden() -> None:
 def test_too_few_long_orfs_keeps_the_prior(prior: GeneModelParams) -> None:
     rng = np.random.default_rng(1)
     seq = "".join(rng.choice(list("ACGT"), size=50_000))
-    params, report = self_train(prior, [("r", seq)], lambda p, i, s: decode_record(i, s, p))
+    params, report = self_train(prior, [("r", seq)], lambda p, sample: decode_records(sample, p))
     assert params is None and not report.used and "long ORFs" in report.reason
 
 
@@ -70,7 +70,7 @@ def test_self_training_finds_the_genes_of_a_compact_genome(prior: GeneModelParam
         got = {(g.strand, *g.transcripts[0].cds[0]) for g in decode_record("r", seq, params) if len(g.transcripts[0].cds) == 1}
         return len(got & set(truth))
 
-    params, report = self_train(prior, [("r", seq)], lambda p, i, s: decode_record(i, s, p), min_orfs=40, min_genes=40)
+    params, report = self_train(prior, [("r", seq)], lambda p, sample: decode_records(sample, p), min_orfs=40, min_genes=40)
     assert report.used, report.reason
     assert report.long_orfs >= 40
     assert params.coding_order == CODING_ORDER < prior.coding_order  # few, noisy genes: a smaller chain
@@ -83,9 +83,9 @@ def test_rounds_stop_once_the_gene_count_settles(prior: GeneModelParams) -> None
     seq, _ = _compact_genome(3, 120)
     calls = []
 
-    def same_genes_every_round(p: GeneModelParams, seqid: str, s: str) -> list:
+    def same_genes_every_round(p: GeneModelParams, sample: list) -> dict:
         calls.append(p)
-        return long_orfs(seqid, s, 300)
+        return {seqid: long_orfs(seqid, s, 300) for seqid, s in sample}
 
     params, report = self_train(prior, [("r", seq)], same_genes_every_round, min_orfs=40, min_genes=40)
     assert report.used and len(report.genes_per_round) == 2 == len(calls), report
@@ -101,8 +101,8 @@ def test_exon_lengths_pooled_with_the_priors_only_in_an_intron_rich_genome(prior
     b = training_genome(3, 150)
     genes = b.genes
 
-    def the_genes(p: GeneModelParams, seqid: str, s: str) -> list:
-        return genes
+    def the_genes(p: GeneModelParams, sample: list) -> dict:
+        return {"chr": genes}
 
     params, report = self_train(prior, [("chr", b.seq)], the_genes, min_orf=150, min_orfs=5, min_density=0, min_genes=40)
     assert report.used and report.introns_per_round[-1] >= max(100, report.genes_per_round[-1]), report
@@ -113,7 +113,7 @@ def test_exon_lengths_pooled_with_the_priors_only_in_an_intron_rich_genome(prior
     assert params.splice_weight == SPLICE_WEIGHT != prior.splice_weight  # re-fitted splice sites count more
 
     seq, _ = _compact_genome(3, 120)
-    params, report = self_train(prior, [("r", seq)], lambda p, i, s: long_orfs(i, s, 300), min_orfs=40, min_genes=40)
+    params, report = self_train(prior, [("r", seq)], lambda p, sample: {i: long_orfs(i, s, 300) for i, s in sample}, min_orfs=40, min_genes=40)
     assert report.used and not len(params.lengths["cds_internal"])
     assert params.splice_weight == prior.splice_weight == 1.0  # the prior's splice sites, at the prior's weight
 
@@ -124,7 +124,7 @@ def test_intron_lengths_leave_out_the_longest_predicted_introns(prior: GeneModel
     from test_euk_decode import training_genome
 
     b = training_genome(3, 150)
-    params, report = self_train(prior, [("chr", b.seq)], lambda p, i, s: b.genes, min_orf=150, min_orfs=5,
+    params, report = self_train(prior, [("chr", b.seq)], lambda p, sample: {"chr": b.genes}, min_orf=150, min_orfs=5,
                                 min_density=0, min_genes=40, rounds=1)
     assert report.used
     own = np.sort(GeneModelParams.from_genes([(b.seq, b.genes)]).lengths["intron"])

@@ -12,6 +12,10 @@ Unless `no_self_train`, the signal models are first re-fitted on the input's fir
 (genannot.euk.selftrain: long ORFs, then rounds of decoding and re-fitting), where those hold enough
 long ORFs to support it; the GFF3 header says whether they were.
 
+Without network tracks, consecutive records adding up to at most `GROUP_BP` are decoded together
+(genannot.euk.decode.decode_records: the genes each gives alone, in one pass of the Viterbi loop
+instead of one per record: a draft assembly's thousands of contigs, a yeast's chromosomes).
+
 Memory does not grow with chromosome length: each record is spooled to a temporary file as it is
 read (genannot.io.fasta.SpooledSequence: disk, one byte per base of the longest record) and the
 decoder, the network and the protein output read slices of it.
@@ -22,7 +26,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -39,12 +43,27 @@ OVERLAP = 2048  # window edges discarded when stitching
 TRANSLATION_TABLE = 1  # standard code for nuclear genes
 CPU_WINDOWS = 8  # 'auto' batch on CPU: throughput is flat beyond a few windows, memory is not (U-Net activations)
 SIGNAL_ONLY = {"utr": False, "lnc": False, "joint_strands": True}  # decoding without network tracks
+GROUP_BP = 2_000_000  # without network tracks, consecutive records up to this many bases are decoded together
 
 
 def decoder_net_weight(metadata: dict) -> float:
     """The network's weight in the decoder that the model was shipped with (chosen on training sequence by
     bench/euk_register.py); 1 for a model without one."""
     return float(metadata.get("decoder", {}).get("net_weight", 1.0))
+
+
+def _groups(records: Iterable[tuple[str, SpooledSequence]], limit: int) -> Iterator[list[tuple[str, SpooledSequence]]]:
+    """Consecutive records in groups of at most `limit` bases (a longer record on its own)."""
+    group: list[tuple[str, SpooledSequence]] = []
+    bp = 0
+    for rec in records:
+        if group and bp + len(rec[1]) > limit:
+            yield group
+            group, bp = [], 0
+        group.append(rec)
+        bp += len(rec[1])
+    if group:
+        yield group
 
 
 def _spooled(input: str) -> Iterator[tuple[str, SpooledSequence]]:
@@ -55,7 +74,7 @@ def _spooled(input: str) -> Iterator[tuple[str, SpooledSequence]]:
 def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice_filter: bool, softmask_penalty: float):
     """(signal models for the input, a header note, the records read for the sample): the sample is
     the first records up to genannot.euk.selftrain.MAX_BP, decoded with the signal models alone."""
-    from genannot.euk.decode import decode_record
+    from genannot.euk.decode import decode_records
     from genannot.euk.selftrain import MAX_BP, self_train
 
     held, bp = [], 0
@@ -66,8 +85,8 @@ def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice
             break
     sample = [(rec_id, seq[0 : min(len(seq), MAX_BP)]) for rec_id, seq in held]
 
-    def decode(p, seqid: str, seq: str) -> list:
-        return decode_record(seqid, seq, p, splice_filter=splice_filter, softmask_penalty=softmask_penalty, **SIGNAL_ONLY)
+    def decode(p, sample: list[tuple[str, str]]) -> dict:
+        return decode_records(sample, p, splice_filter=splice_filter, softmask_penalty=softmask_penalty, **SIGNAL_ONLY)
 
     trained, report = self_train(params, sample, decode)
     log.info("self-training: %s", report.reason)
@@ -92,7 +111,7 @@ def run_euk(
     softmask_penalty: float,
     command_line: str,
 ) -> None:
-    from genannot.euk.decode import decode_record
+    from genannot.euk.decode import decode_record, decode_records
     from genannot.euk.genemodel import GeneModelParams
     from genannot.euk.model import EukSegModel
     from genannot.euk.windows import model_fn, predict_record
@@ -127,7 +146,28 @@ def run_euk(
         writer = Gff3Writer(out["gff3"], provenance_lines(command_line, [(resolved.name, resolved.sha256)], extra))
         bedgraph_tracks = BedGraphTracks(out) if bedgraph_paths else None
         reads_softmask = net.config.head.softmask
-        for rec_id, spooled in records:
+        signal_only = not (weight or bedgraph_tracks)
+
+        def write(rec_id: str, seq: str | SpooledSequence, genes: list) -> None:
+            log.info("%s: %d genes", rec_id, len(genes))
+            writer.write_record(rec_id, len(seq), genes)
+            if "proteins" in out:
+                write_fasta(out["proteins"], (
+                    (t.id, protein_sequence(seq, g, t, TRANSLATION_TABLE))
+                    for g in genes for t in g.transcripts if t.is_coding
+                ))
+
+        for group in _groups(records, GROUP_BP if signal_only else 0):
+            if len(group) > 1:  # short records: decoded together, in memory
+                texts = []
+                for rec_id, spooled in group:
+                    with spooled as seq:
+                        texts.append((rec_id, seq[0 : len(seq)]))
+                found = decode_records(texts, params, splice_filter=not no_splice_filter, **decoder)
+                for rec_id, text in texts:
+                    write(rec_id, text, found[rec_id])
+                continue
+            rec_id, spooled = group[0]
             with spooled as seq:  # the chromosome on disk, read a window group at a time
 
                 def tracks(a: int, b: int, seq: SpooledSequence = seq) -> np.ndarray:
@@ -136,14 +176,7 @@ def run_euk(
                                           rc=not no_rc, outputs=net.n_outputs, device=dev)
 
                 sink = functools.partial(bedgraph_tracks.write, rec_id) if bedgraph_tracks else None
-                genes = decode_record(rec_id, seq, params, tracks if weight or sink else None,
-                                      splice_filter=not no_splice_filter, track_sink=sink, **decoder)
-                log.info("%s: %d genes", rec_id, len(genes))
-                writer.write_record(rec_id, len(seq), genes)
-                if "proteins" in out:
-                    write_fasta(out["proteins"], (
-                        (t.id, protein_sequence(seq, g, t, TRANSLATION_TABLE))
-                        for g in genes for t in g.transcripts if t.is_coding
-                    ))
+                write(rec_id, seq, decode_record(rec_id, seq, params, None if signal_only else tracks,
+                                                 splice_filter=not no_splice_filter, track_sink=sink, **decoder))
         if bedgraph_tracks:
             bedgraph_tracks.close()

@@ -83,7 +83,7 @@ SPLICE_WEIGHT = 1.2  # splice_weight of re-fitted splice-site models
 INTRON_TRIM = 0.97  # intron lengths are fitted below this quantile of the predicted ones
 POOLED_LENGTHS = ("cds_initial", "cds_internal", "cds_terminal")  # pooled with the prior's in intron-rich genomes
 
-Decode = Callable[[GeneModelParams, str, str], list[Gene]]  # (params, seqid, seq) -> genes
+Decode = Callable[[GeneModelParams, Sequence[tuple[str, str]]], dict[str, list[Gene]]]  # (params, sample) -> {seqid: genes}
 
 
 @dataclass
@@ -188,7 +188,7 @@ def self_train(
     boot, _, _ = _fit(prior, sample, orfs, coding_order)
     params = replace(prior, coding=boot.coding, noncoding=boot.noncoding, gc_edges=boot.gc_edges, log_bg=boot.log_bg)
     for _ in range(rounds):
-        genes = {seqid: decode(params, seqid, seq) for seqid, seq in sample}
+        genes = decode(params, sample)
         new, n_genes, n_introns = _fit(prior, sample, genes, coding_order)
         report.genes_per_round.append(n_genes)
         report.introns_per_round.append(n_introns)
