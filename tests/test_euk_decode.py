@@ -390,12 +390,15 @@ def test_records_decoded_together_give_the_genes_each_gives_alone(params, caplog
     records = [("a", one.seq), ("b", two.seq), ("c", one.seq[:cut]), ("d", two.seq[:5000].lower()),
                ("e", one.seq[: one.genes[0].end].lower() + one.seq[one.genes[0].end :]), ("f", "ACGT")]
     opts = dict(window=4000, overlap=1000, batch=4)
-    with caplog.at_level("WARNING"):
-        together = decode_records(records, params, **opts)
-    assert "d is 100% lowercase" in caplog.text
-    alone = {seqid: decode_record(seqid, seq, params, **opts) for seqid, seq in records}
-    assert together == alone
-    assert len(together["b"]) >= 4 and together["c"][-1].partial == "01"
+    one_class = GeneModelParams.from_genes([(two.seq, two.genes)])  # no GC classes: shorter spacers
+    assert len(params.gc_edges) and not len(one_class.gc_edges)
+    for p in (params, one_class):
+        with caplog.at_level("WARNING"):
+            together = decode_records(records, p, **opts)
+        assert "d is 100% lowercase" in caplog.text
+        alone = {seqid: decode_record(seqid, seq, p, **opts) for seqid, seq in records}
+        assert together == alone
+        assert len(together["b"]) >= 4 and together["c"][-1].partial == "01"
 
 
 def test_no_in_frame_stops_on_random_sequence(params):
