@@ -37,8 +37,9 @@ def test_default_model_self_trains_on_unseen_arabidopsis(shared_data, tmp_path, 
 
 
 def test_default_model_self_trains_on_unseen_yeast(shared_data, tmp_path, gff3_validate):
-    # yeast chrI-III (1.4 Mb, the embedded model never saw yeast): self-trained, CDS-exon F1 0.834, base CDS 0.958
-    # (0.79 before starts were scored by their upstream in-frame ATG; AUGUSTUS on the whole genome 0.866 / 0.967)
+    # yeast chrI-III (1.4 Mb, the embedded model never saw yeast): self-trained, CDS-exon F1 0.851, base CDS 0.958
+    # (0.834 before intron lengths came from the shorter half of the predicted introns, 0.79 before starts were
+    # scored by their upstream in-frame ATG; AUGUSTUS on the whole genome 0.866 / 0.967)
     import itertools
 
     from genannot.io.fasta import read_fasta
@@ -51,5 +52,5 @@ def test_default_model_self_trains_on_unseen_yeast(shared_data, tmp_path, gff3_v
     assert "#self-trained-signal-models used" in out.read_text()
     ref = read_annotation(shared_data / "euk/yeast/Scer_S288C_Yue2017.all_feature.gff.gz")
     m = eval_euk(read_annotation(out), {r.id: ref[r.id] for r in records})
-    assert m["cds"]["f1"] >= 0.81, m["cds"]
+    assert m["cds"]["f1"] >= 0.83, m["cds"]
     assert m["base_cds"]["f1"] >= 0.94, m["base_cds"]

@@ -8,7 +8,8 @@ import pytest
 
 from genannot.euk.decode import decode_record, decode_records
 from genannot.euk.genemodel import GeneModelParams, encode
-from genannot.euk.selftrain import CODING_ORDER, INTRON_TRIM, POOLED_LENGTHS, SPLICE_WEIGHT, long_orfs, self_train
+from genannot.euk.selftrain import (CODING_ORDER, INTRON_POOR_TRIM, INTRON_TRIM, POOLED_LENGTHS, SPLICE_WEIGHT, long_orfs,
+                                    self_train)
 from genannot.io.seqout import reverse_complement
 from genannot.models.registry import resolve_model
 
@@ -131,3 +132,19 @@ def test_intron_lengths_leave_out_the_longest_predicted_introns(prior: GeneModel
     kept = np.sort(params.lengths["intron"])
     cut = np.quantile(own, INTRON_TRIM)
     assert np.array_equal(kept, own[own <= cut]) and 0 < len(own) - len(kept) <= 0.05 * len(own)
+
+
+def test_an_intron_poor_genome_fits_intron_lengths_to_its_shorter_predicted_introns(prior: GeneModelParams) -> None:
+    """Where the predicted introns are too few to re-fit the splice sites, most of them are wrong, the
+    long ones most of all: intron lengths come from those up to their median (after the usual trim)."""
+    from test_euk_decode import training_genome
+
+    b = training_genome(3, 150)
+    params, report = self_train(prior, [("chr", b.seq)], lambda p, sample: {"chr": b.genes}, min_orf=150, min_orfs=5,
+                                min_density=0, min_genes=40, min_introns=10**6, rounds=1)
+    assert report.used
+    own = np.sort(GeneModelParams.from_genes([(b.seq, b.genes)]).lengths["intron"])
+    trimmed = own[own <= np.quantile(own, INTRON_TRIM)]
+    kept = np.sort(params.lengths["intron"])
+    assert np.array_equal(kept, trimmed[trimmed <= np.quantile(trimmed, INTRON_POOR_TRIM)])
+    assert params.donor is prior.donor and kept.max() < np.median(own) + 1
