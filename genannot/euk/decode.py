@@ -551,14 +551,14 @@ class _Engine:
         best = np.empty((S, B))
         fv, bv = full.view(np.int64), best.view(np.int64)
         tag = self.tags
-        ends = np.cumsum(self.n_k)
-        blocks = [(best[:n], full[e - n : e]) for n, e in zip(self.n_k[1:], ends[1:])]  # maxed into block 0
+        block_ends = np.cumsum(self.n_k)
+        blocks = [(best[:n], full[e - n : e]) for n, e in zip(self.n_k[1:], block_ends[1:])]  # maxed into block 0
         jsrc = self.jsrc
         Wc = np.maximum(self.w, LOW)
         final = np.zeros(B, dtype=np.int64)  # best state at the end of each span (padding after it ignored)
-        ends: dict[int, list[int]] = {}
+        span_ends: dict[int, list[int]] = {}  # step -> the spans whose last base it is
         for b, n in enumerate(data.lens):
-            ends.setdefault(int(n) - 1, []).append(b)
+            span_ends.setdefault(int(n) - 1, []).append(b)
         for c0 in range(0, W, chunk):
             c1 = min(W, c0 + chunk)
             C = c1 - c0
@@ -625,8 +625,8 @@ class _Engine:
                 X[S + slot * EJ : S + (slot + 1) * EJ] = LOW
                 X[land[slot]] = prev[jsrc] + J[j]
                 np.add(best, emit[j], out=prev)
-                if t in ends:
-                    final[ends[t]] = prev[:, ends[t]].argmax(axis=0)
+                if t in span_ends:
+                    final[span_ends[t]] = prev[:, span_ends[t]].argmax(axis=0)
         return self._backtrack(back, final, data.lens)
 
     def _backtrack(self, back: np.ndarray, final: np.ndarray, lens: np.ndarray) -> np.ndarray:
