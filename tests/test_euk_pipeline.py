@@ -116,3 +116,23 @@ def test_soft_masked_input_reaches_the_decoder(tmp_path, tiny_euk_model):
 
     assert mrna_strands("--softmask-penalty", "0") == ["+", "-"]
     assert mrna_strands("--softmask-penalty", "3") == ["-"]
+
+
+def test_short_records_are_grouped_counting_their_spacers():
+    """Without the network, consecutive short records are decoded together up to GROUP_BP, each counted with the
+    longest N spacer decode_records puts after it (so a group of tiny contigs stays about GROUP_BP long); a record
+    longer than that, or any record with the network on, is on its own."""
+    from genannot.euk.genemodel import GC_WINDOW
+    from genannot.euk.pipeline import GROUP_BP, GROUP_SPACER, _groups
+
+    assert GROUP_SPACER >= GC_WINDOW // 2
+    sizes = [100] * 5 + [GROUP_BP + 1, 50, GROUP_BP - GROUP_SPACER, 5]
+    records = [(f"r{i}", "A" * n) for i, n in enumerate(sizes)]
+
+    def ids(groups) -> list[list[str]]:
+        return [[r for r, _ in g] for g in groups]
+
+    assert ids(_groups(records, GROUP_BP, GROUP_SPACER)) == [["r0", "r1", "r2", "r3", "r4"], ["r5"], ["r6"], ["r7"], ["r8"]]
+    assert ids(_groups(records, 0, GROUP_SPACER)) == [[r] for r, _ in records]
+    tiny = [(f"c{i}", "A" * 100) for i in range(500)]
+    assert max(len(g) for g in _groups(tiny, GROUP_BP, GROUP_SPACER)) == GROUP_BP // (100 + GROUP_SPACER)

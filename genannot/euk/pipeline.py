@@ -44,6 +44,7 @@ TRANSLATION_TABLE = 1  # standard code for nuclear genes
 CPU_WINDOWS = 8  # 'auto' batch on CPU: throughput is flat beyond a few windows, memory is not (U-Net activations)
 SIGNAL_ONLY = {"utr": False, "lnc": False, "joint_strands": True}  # decoding without network tracks
 GROUP_BP = 2_000_000  # without network tracks, consecutive records up to this many bases are decoded together
+GROUP_SPACER = 10_000  # ... each counted this much longer (decode_records' N spacer at most, half the GC window)
 
 
 def decoder_net_weight(metadata: dict) -> float:
@@ -52,16 +53,17 @@ def decoder_net_weight(metadata: dict) -> float:
     return float(metadata.get("decoder", {}).get("net_weight", 1.0))
 
 
-def _groups(records: Iterable[tuple[str, SpooledSequence]], limit: int) -> Iterator[list[tuple[str, SpooledSequence]]]:
-    """Consecutive records in groups of at most `limit` bases (a longer record on its own)."""
+def _groups(records: Iterable[tuple[str, SpooledSequence]], limit: int, spacer: int = 0) -> Iterator[list[tuple[str, SpooledSequence]]]:
+    """Consecutive records in groups of at most `limit` bases, each record counted `spacer` bases longer
+    (a longer record on its own)."""
     group: list[tuple[str, SpooledSequence]] = []
     bp = 0
     for rec in records:
-        if group and bp + len(rec[1]) > limit:
+        if group and bp + len(rec[1]) + spacer > limit:
             yield group
             group, bp = [], 0
         group.append(rec)
-        bp += len(rec[1])
+        bp += len(rec[1]) + spacer
     if group:
         yield group
 
@@ -157,7 +159,7 @@ def run_euk(
                     for g in genes for t in g.transcripts if t.is_coding
                 ))
 
-        for group in _groups(records, GROUP_BP if signal_only else 0):
+        for group in _groups(records, GROUP_BP if signal_only else 0, GROUP_SPACER):
             if len(group) > 1:  # short records: decoded together, in memory
                 texts = []
                 for rec_id, spooled in group:
