@@ -956,6 +956,14 @@ def _lowercase_share(codes: _Codes, block: int = 1 << 22) -> float:
     return n / max(1, len(codes))
 
 
+def _lowercase_file(seqid: str, share: float) -> bool:
+    """Whether a record with this share of lowercase bases is a lowercase file, not a repeat mask (warned)."""
+    if share < MOSTLY_LOWERCASE:
+        return False
+    log.warning("%s is %.0f%% lowercase: soft-masking ignored", seqid, 100 * share)
+    return True
+
+
 def decode_record(
     seqid: str,
     seq: str | SpooledSequence,
@@ -982,11 +990,8 @@ def decode_record(
     codes = _Codes(seq)
     L = len(codes)
     wins = plan_windows(L, opt.window, opt.overlap, n_runs(seq, opt.min_n_run)) if L else []
-    if opt.softmask_penalty and softmask is None and L:
-        share = _lowercase_share(codes)
-        if share >= MOSTLY_LOWERCASE:
-            log.warning("%s is %.0f%% lowercase: soft-masking ignored", seqid, 100 * share)
-            opt = replace(opt, softmask_penalty=0.0)
+    if opt.softmask_penalty and softmask is None and L and _lowercase_file(seqid, _lowercase_share(codes)):
+        opt = replace(opt, softmask_penalty=0.0)
     # one machine for both strands, or one per strand (genes may then overlap on opposite strands)
     decoders = []
     joint = probs is None if opt.joint_strands is None else opt.joint_strands
@@ -1048,8 +1053,7 @@ def decode_records(records: Sequence[tuple[str, str]], params: GeneModelParams, 
         pos += len(seq) + len(spacer)
         if opt.softmask_penalty:
             lower = _Codes(seq).lowercase(0, len(seq))
-            if lower.mean() >= MOSTLY_LOWERCASE:
-                log.warning("%s is %.0f%% lowercase: soft-masking ignored", seqid, 100 * lower.mean())
+            if len(seq) and _lowercase_file(seqid, float(lower.mean())):
                 lower[:] = False
             masks.append(lower)
             masks.append(np.zeros(len(spacer), dtype=bool))

@@ -30,6 +30,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from genannot.euk.genemodel import GC_WINDOW
 from genannot.io.atomic import atomic_outputs, check_writable
 from genannot.io.bedgraph import BedGraphTracks, track_paths
 from genannot.io.fasta import SpooledSequence, stream_fasta
@@ -44,7 +45,7 @@ TRANSLATION_TABLE = 1  # standard code for nuclear genes
 CPU_WINDOWS = 8  # 'auto' batch on CPU: throughput is flat beyond a few windows, memory is not (U-Net activations)
 SIGNAL_ONLY = {"utr": False, "lnc": False, "joint_strands": True}  # decoding without network tracks
 GROUP_BP = 2_000_000  # without network tracks, consecutive records up to this many bases are decoded together
-GROUP_SPACER = 10_000  # ... each counted this much longer (decode_records' N spacer at most, half the GC window)
+GROUP_SPACER = GC_WINDOW // 2  # ... each counted this much longer (decode_records' longest N spacer)
 
 
 def decoder_net_weight(metadata: dict) -> float:
