@@ -60,6 +60,14 @@ def test_help(argv, capsys):
     assert "Usage:" in capsys.readouterr().out
 
 
+def test_python_dash_m_runs_the_cli():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "genannot", "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "Usage:" in r.stdout
+
+
 @pytest.mark.parametrize(
     "argv",
     [["nonsense"], ["prok"], ["prok", "x.fa", "--format", "bed"], ["prok", "x.fa", "--batch-size", "0"],

@@ -384,10 +384,12 @@ def test_genes_longer_than_a_window_come_out_whole(params):
 def test_records_decoded_together_give_the_genes_each_gives_alone(params, caplog):
     """decode_records batches the windows of several records: every record gets exactly the genes
     (ids, coordinates, scores, partial flags) it gets alone, whether it is shorter than a window,
-    spans several, ends inside a gene, is soft-masked or lowercase throughout."""
+    spans several, ends inside a gene, is soft-masked or lowercase throughout, or has a few Ns at its
+    ends (which join the N spacer between records)."""
     one, two = planted(11), training_genome(5, 6)
     cut = one.genes[1].end - 60  # ends inside the second gene, before its start codon
-    records = [("a", one.seq), ("b", two.seq), ("c", one.seq[:cut]), ("d", two.seq[:5000].lower()),
+    records = [("a", one.seq), ("g", "N" * 100 + one.seq[one.genes[0].start - 40 :] + "N" * 30), ("b", two.seq),
+               ("c", one.seq[:cut]), ("d", two.seq[:5000].lower()),
                ("e", one.seq[: one.genes[0].end].lower() + one.seq[one.genes[0].end :]), ("f", "ACGT")]
     opts = dict(window=4000, overlap=1000, batch=4)
     one_class = GeneModelParams.from_genes([(two.seq, two.genes)])  # no GC classes: shorter spacers

@@ -136,3 +136,65 @@ def test_short_records_are_grouped_counting_their_spacers():
     assert ids(_groups(records, 0, GROUP_SPACER)) == [[r] for r, _ in records]
     tiny = [(f"c{i}", "A" * 100) for i in range(500)]
     assert max(len(g) for g in _groups(tiny, GROUP_BP, GROUP_SPACER)) == GROUP_BP // (100 + GROUP_SPACER)
+
+
+def test_threads_write_what_one_thread_writes(tmp_path, tiny_euk_model, monkeypatch):
+    """Without the network, record groups are decoded across worker processes (a record longer than a group
+    reaches its worker as a file) and written in input order: GFF3 and proteins as with one thread."""
+    from genannot.euk import pipeline
+    from test_euk_decode import training_genome
+
+    monkeypatch.setattr(pipeline, "GROUP_BP", 24_000)  # two workers: groups of 12 kb, so c goes as a file
+    one, two = planted(11), training_genome(5, 6)
+    fa = tmp_path / "genome.fa"
+    records = [("a", one.seq[:4000]), ("b", "N" * 50 + one.seq + "N" * 20), ("c", two.seq), ("d", one.seq[5000:]), ("e", "ACGT")]
+    assert len(two.seq) > 12_000 > len(one.seq)
+    fa.write_text("".join(f">{i}\n{s}\n" for i, s in records))
+    outputs = []
+    for threads in ("1", "2"):
+        out, prot = tmp_path / f"o{threads}.gff3", tmp_path / f"p{threads}.faa"
+        assert main(["euk", str(fa), "--model", str(tiny_euk_model), "--net-weight", "0", "--no-self-train",
+                     "--threads", threads, "-o", str(out), "--proteins", str(prot)]) == 0
+        outputs.append(([line for line in out.read_text().splitlines() if not line.startswith("#")], prot.read_text()))
+    assert outputs[0] == outputs[1]
+    seqids = [line.split("\t")[0] for line in outputs[0][0] if "\tgene\t" in line]
+    assert {"b", "c", "d"} <= set(seqids) and seqids == sorted(seqids), "genes of every record, in input order"
+
+
+def test_self_training_sample_decoded_in_shares_gives_what_it_gives_whole(monkeypatch):
+    """Self-training decodes its sample in shares across the workers; each record's genes are what the whole
+    sample decoded together gives."""
+    from genannot.euk import pipeline, selftrain
+    from genannot.euk.decode import decode_records
+    from genannot.euk.genemodel import GeneModelParams
+    from genannot.io.fasta import FastaChunk, SpooledSequence
+    from genannot.runtime.workers import OrderedPool
+    from test_euk_decode import training_genome
+
+    b = training_genome(3, 12)
+    params = GeneModelParams.from_genes([(b.seq, b.genes)])
+    sample = [("x", b.seq[:9000]), ("y", "N" * 30 + b.seq[9000:30000]), ("z", b.seq[30000:])]
+    seen = {}
+
+    def one_round(p, sample_, decode):
+        seen["shares"] = decode(p, sample_)
+        return None, selftrain.SelfTrainReport(0, 0, [], [], False, "test")
+
+    monkeypatch.setattr(selftrain, "self_train", one_round)
+    monkeypatch.setattr(selftrain, "MAX_BP", 10**9)
+    records = iter([(i, SpooledSequence([FastaChunk(0, s)])) for i, s in sample])
+    with OrderedPool(2) as pool:
+        pipeline._self_trained(params, records, True, 0.15, pool)
+    assert seen["shares"] == decode_records(sample, params, splice_filter=True, softmask_penalty=0.15, **pipeline.SIGNAL_ONLY)
+    assert sum(map(len, seen["shares"].values())) >= 6
+
+
+def test_shares_balance_records_by_length():
+    from genannot.euk.pipeline import _shares
+
+    recs = [(str(i), "A" * n) for i, n in enumerate([5, 100, 40, 60, 1])]
+    shares = _shares(recs, 2)
+    assert sorted(r for s in shares for r in s) == sorted(recs)
+    assert [[i for i, _ in s] for s in shares] == [["0", "1"], ["2", "3", "4"]]  # 105 / 101 bases, input order kept
+    assert sorted(map(len, _shares(recs, 9))) == [1] * 5, "never more shares than records"
+    assert _shares(recs[:1], 4) == [recs[:1]]

@@ -74,6 +74,16 @@ def test_plan_windows_cover_exactly(length, window, overlap):
         assert s <= lo <= hi <= e
 
 
+def test_n_runs_at_the_ends_are_skipped_whatever_their_length():
+    """A record's leading and trailing Ns join the N spacer when records are decoded side by side, so
+    they are skipped alone too; inside the record only long runs are."""
+    seq = "N" * 5 + "ACGT" * 50 + "N" * 5 + "ACGT" * 50 + "nn"
+    assert n_runs(seq, 100) == [(0, 5), (410, 412)]
+    assert n_runs(seq, 100, block=7) == [(0, 5), (410, 412)]
+    assert n_runs("N" * 30, 100) == [(0, 30)]
+    assert n_runs("ACGT", 100) == []
+
+
 def test_plan_windows_skip_runs():
     seq = "A" * 500 + "N" * 300 + "C" * 900 + "n" * 50 + "G" * 10 + "N" * 1200
     runs = n_runs(seq, 100)

@@ -12,9 +12,12 @@ Unless `no_self_train`, the signal models are first re-fitted on the input's fir
 (genannot.euk.selftrain: long ORFs, then rounds of decoding and re-fitting), where those hold enough
 long ORFs to support it; the GFF3 header says whether they were.
 
-Without network tracks, consecutive records adding up to at most `GROUP_BP` are decoded together
-(genannot.euk.decode.decode_records: the genes each gives alone, in one pass of the Viterbi loop
-instead of one per record: a draft assembly's thousands of contigs, a yeast's chromosomes).
+Without network tracks, consecutive records adding up to at most `GROUP_BP` / workers are decoded
+together (genannot.euk.decode.decode_records: the genes each gives alone, in one pass of the Viterbi
+loop instead of one per record: a draft assembly's thousands of contigs, a yeast's chromosomes), and
+the groups, like self-training's sample, are spread over `--threads` worker processes
+(genannot.runtime.workers; fewer where memory is short), written in input order: the output does not
+depend on the number of threads. A record longer than a group reaches its worker as a file.
 
 Memory does not grow with chromosome length: each record is spooled to a temporary file as it is
 read (genannot.io.fasta.SpooledSequence: disk, one byte per base of the longest record) and the
@@ -26,16 +29,19 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-from typing import Iterable, Iterator
+import os
+import tempfile
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from genannot.euk.genemodel import GC_WINDOW
 from genannot.io.atomic import atomic_outputs, check_writable
 from genannot.io.bedgraph import BedGraphTracks, track_paths
-from genannot.io.fasta import SpooledSequence, stream_fasta
+from genannot.io.fasta import FileSequence, SpooledSequence, stream_fasta
 from genannot.io.gff3 import Gff3Writer, provenance_lines
 from genannot.io.seqout import protein_sequence, write_fasta
+from genannot.runtime.workers import OrderedPool, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +50,7 @@ OVERLAP = 2048  # window edges discarded when stitching
 TRANSLATION_TABLE = 1  # standard code for nuclear genes
 CPU_WINDOWS = 8  # 'auto' batch on CPU: throughput is flat beyond a few windows, memory is not (U-Net activations)
 SIGNAL_ONLY = {"utr": False, "lnc": False, "joint_strands": True}  # decoding without network tracks
-GROUP_BP = 2_000_000  # without network tracks, consecutive records up to this many bases are decoded together
+GROUP_BP = 2_000_000  # without network tracks, consecutive records up to this many bases (/ workers) are decoded together
 GROUP_SPACER = GC_WINDOW // 2  # ... each counted this much longer (decode_records' longest N spacer)
 
 
@@ -74,10 +80,61 @@ def _spooled(input: str) -> Iterator[tuple[str, SpooledSequence]]:
         yield record.id, SpooledSequence(record.chunks())
 
 
-def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice_filter: bool, softmask_penalty: float):
+def _shares(records: Sequence[tuple[str, str]], k: int) -> list[list[tuple[str, str]]]:
+    """`records` in at most `k` shares of similar total length (longest first, into the lightest share),
+    each share in input order."""
+    n = max(1, min(k, len(records)))
+    shares: list[list[int]] = [[] for _ in range(n)]
+    load = [0] * n
+    for i in sorted(range(len(records)), key=lambda i: -len(records[i][1])):
+        j = load.index(min(load))
+        shares[j].append(i)
+        load[j] += len(records[i][1])
+    return [[records[i] for i in sorted(share)] for share in shares if share]
+
+
+def _decode_signal_only(task: tuple) -> dict[str, list]:
+    """Runs in a worker process (or inline): ('records', [(seqid, text), ...], params, options) decoded
+    together, or ('file', (seqid, path or spooled sequence), params, options) streamed from disk;
+    {seqid: genes}."""
+    from genannot.euk.decode import decode_record, decode_records
+
+    kind, payload, params, opts = task
+    if kind == "records":
+        return decode_records(payload, params, **opts)
+    seqid, source = payload
+    if isinstance(source, str):  # a file the parent wrote for this worker
+        with FileSequence(source) as seq:
+            return {seqid: decode_record(seqid, seq, params, None, **opts)}
+    return {seqid: decode_record(seqid, source, params, None, **opts)}
+
+
+def _signal_only_tasks(records: Iterable[tuple[str, SpooledSequence]], params, opts: dict, workers: int, tmp: str):
+    """(task, (records to write, file to remove)) per group of consecutive records: groups of at most
+    GROUP_BP / workers bases go as text; a longer record goes as a file the worker streams from (as text
+    nowhere, so memory stays flat in its length), or, with one worker, as the spooled record itself."""
+    limit = GROUP_BP // workers
+    for i, group in enumerate(_groups(records, limit, GROUP_SPACER)):
+        if len(group) > 1 or len(group[0][1]) <= limit:
+            texts = []
+            for rec_id, spooled in group:
+                with spooled as seq:
+                    texts.append((rec_id, seq[0 : len(seq)]))
+            yield ("records", texts, params, opts), (texts, None)
+            continue
+        rec_id, spooled = group[0]
+        path = None
+        if workers > 1:
+            path = os.path.join(tmp, f"{i}.seq")
+            spooled.write_to(path)
+        yield ("file", (rec_id, path or spooled), params, opts), (group, path)
+
+
+def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice_filter: bool, softmask_penalty: float,
+                  pool: OrderedPool):
     """(signal models for the input, a header note, the records read for the sample): the sample is
-    the first records up to genannot.euk.selftrain.MAX_BP, decoded with the signal models alone."""
-    from genannot.euk.decode import decode_records
+    the first records up to genannot.euk.selftrain.MAX_BP, decoded with the signal models alone, its
+    records in shares across the pool's workers (each record's genes are what it gives alone)."""
     from genannot.euk.selftrain import MAX_BP, self_train
 
     held, bp = [], 0
@@ -88,8 +145,13 @@ def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice
             break
     sample = [(rec_id, seq[0 : min(len(seq), MAX_BP)]) for rec_id, seq in held]
 
+    opts = {"splice_filter": splice_filter, "softmask_penalty": softmask_penalty, **SIGNAL_ONLY}
+
     def decode(p, sample: list[tuple[str, str]]) -> dict:
-        return decode_records(sample, p, splice_filter=splice_filter, softmask_penalty=softmask_penalty, **SIGNAL_ONLY)
+        found: dict = {}
+        for _, part in pool.imap(_decode_signal_only, ((("records", share, p, opts), None) for share in _shares(sample, pool.workers))):
+            found.update(part)
+        return found
 
     trained, report = self_train(params, sample, decode)
     log.info("self-training: %s", report.reason)
@@ -114,12 +176,12 @@ def run_euk(
     softmask_penalty: float,
     command_line: str,
 ) -> None:
-    from genannot.euk.decode import decode_record, decode_records
+    from genannot.euk.decode import decode_record
     from genannot.euk.genemodel import GeneModelParams
     from genannot.euk.model import EukSegModel
     from genannot.euk.windows import model_fn, predict_record
     from genannot.models.registry import resolve_model
-    from genannot.runtime.device import select_device
+    from genannot.runtime.device import cpu_threads, select_device
 
     bedgraph_paths = track_paths(bedgraph) if bedgraph else {}
     for path in (output, proteins, *bedgraph_paths.values()):
@@ -140,11 +202,13 @@ def run_euk(
     log.info("model %s on %s; network weight in the decoder %g", resolved.name, dev, weight)
 
     paths = {"gff3": output, "proteins": proteins, **bedgraph_paths}
-    with atomic_outputs(paths, {k: "wb" for k in bedgraph_paths}) as out:
+    workers = worker_count(cpu_threads())
+    with atomic_outputs(paths, {k: "wb" for k in bedgraph_paths}) as out, OrderedPool(workers) as pool, \
+            tempfile.TemporaryDirectory(prefix="genannot-euk-") as tmp:
         records = _spooled(input)
         extra = {}
         if not no_self_train:
-            params, extra["self-trained-signal-models"], held = _self_trained(params, records, not no_splice_filter, softmask_penalty)
+            params, extra["self-trained-signal-models"], held = _self_trained(params, records, not no_splice_filter, softmask_penalty, pool)
             records = itertools.chain(held, records)
         writer = Gff3Writer(out["gff3"], provenance_lines(command_line, [(resolved.name, resolved.sha256)], extra))
         bedgraph_tracks = BedGraphTracks(out) if bedgraph_paths else None
@@ -160,26 +224,27 @@ def run_euk(
                     for g in genes for t in g.transcripts if t.is_coding
                 ))
 
-        for group in _groups(records, GROUP_BP if signal_only else 0, GROUP_SPACER):
-            if len(group) > 1:  # short records: decoded together, in memory
-                texts = []
-                for rec_id, spooled in group:
-                    with spooled as seq:
-                        texts.append((rec_id, seq[0 : len(seq)]))
-                found = decode_records(texts, params, splice_filter=not no_splice_filter, **decoder)
-                for rec_id, text in texts:
-                    write(rec_id, text, found[rec_id])
-                continue
-            rec_id, spooled = group[0]
-            with spooled as seq:  # the chromosome on disk, read a window group at a time
+        if signal_only:  # the decoder alone: groups of records across the pool's workers, written in input order
+            opts = {"splice_filter": not no_splice_filter, **decoder}
+            tasks = _signal_only_tasks(records, params, opts, pool.workers, tmp)
+            for (group, path), found in pool.imap(_decode_signal_only, tasks):
+                for rec_id, seq in group:
+                    write(rec_id, seq, found[rec_id])
+                    if not isinstance(seq, str):
+                        seq.close()
+                if path:
+                    os.unlink(path)
+        else:  # the network in this process, one record at a time
+            for rec_id, spooled in records:
+                with spooled as seq:  # the chromosome on disk, read a window group at a time
 
-                def tracks(a: int, b: int, seq: SpooledSequence = seq) -> np.ndarray:
-                    text = seq[a:b]  # soft-masked bases lowercase
-                    return predict_record(predict, text if reads_softmask else text.upper(), WINDOW, OVERLAP, batch_size,
-                                          rc=not no_rc, outputs=net.n_outputs, device=dev)
+                    def tracks(a: int, b: int, seq: SpooledSequence = seq) -> np.ndarray:
+                        text = seq[a:b]  # soft-masked bases lowercase
+                        return predict_record(predict, text if reads_softmask else text.upper(), WINDOW, OVERLAP,
+                                              batch_size, rc=not no_rc, outputs=net.n_outputs, device=dev)
 
-                sink = functools.partial(bedgraph_tracks.write, rec_id) if bedgraph_tracks else None
-                write(rec_id, seq, decode_record(rec_id, seq, params, None if signal_only else tracks,
-                                                 splice_filter=not no_splice_filter, track_sink=sink, **decoder))
+                    sink = functools.partial(bedgraph_tracks.write, rec_id) if bedgraph_tracks else None
+                    write(rec_id, seq, decode_record(rec_id, seq, params, tracks, splice_filter=not no_splice_filter,
+                                                     track_sink=sink, **decoder))
         if bedgraph_tracks:
             bedgraph_tracks.close()

@@ -37,19 +37,29 @@ _N_RUN = re.compile(r"[Nn]+")
 
 
 def n_runs(seq: str | SpooledSequence, min_length: int = 1000, block: int = 1 << 22) -> list[tuple[int, int]]:
-    """Runs of N (either case) of at least `min_length` bases, 0-based half-open, of a str or a
-    spooled chromosome read `block` bases at a time (runs cut by a block edge are joined again)."""
+    """Runs of N (either case) of at least `min_length` bases, and those at either end of the sequence
+    whatever their length, 0-based half-open, of a str or a spooled chromosome read `block` bases at a
+    time (runs cut by a block edge are joined again).
+
+    Why the ends: a record's leading or trailing Ns hold nothing to decode, and where records are
+    decoded side by side (genannot.euk.decode.decode_records) they join the N spacer between them;
+    skipped alone too, a record gives the same genes either way."""
+    n = len(seq)
     runs: list[tuple[int, int]] = []
     last: tuple[int, int] | None = None  # the latest run: it may go on in the next block
-    for a in range(0, len(seq), block):
+
+    def kept(run: tuple[int, int]) -> bool:
+        return run[1] - run[0] >= min_length or run[0] == 0 or run[1] == n
+
+    for a in range(0, n, block):
         for m in _N_RUN.finditer(seq[a : a + block]):
             s, e = m.start() + a, m.end() + a
             if last and last[1] == s:
                 s = last[0]
-            elif last and last[1] - last[0] >= min_length:
+            elif last and kept(last):
                 runs.append(last)
             last = (s, e)
-    if last and last[1] - last[0] >= min_length:
+    if last and kept(last):
         runs.append(last)
     return runs
 

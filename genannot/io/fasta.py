@@ -131,7 +131,35 @@ class FastaStream:
         return None
 
 
-class SpooledSequence:
+class _FileSlices:
+    """A sequence held as one byte per base in an open binary file, sliced like a str."""
+
+    _fh: IO[bytes]
+    _len: int
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, key: slice) -> str:
+        a, b, step = key.indices(self._len)
+        if step != 1:
+            raise ValueError("only contiguous slices of a sequence on disk can be read")
+        if b <= a:
+            return ""
+        self._fh.seek(a)
+        return self._fh.read(b - a).decode("ascii")
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SpooledSequence(_FileSlices):
     """A record's sequence in an anonymous temporary file, sliced like a str (soft-masked bases
     lowercase): a whole chromosome is then on disk, in memory only the slices read from it.
 
@@ -152,26 +180,19 @@ class SpooledSequence:
             raise
         self._len = self._fh.tell()
 
-    def __len__(self) -> int:
-        return self._len
+    def write_to(self, path: str | os.PathLike) -> None:
+        """Copy the sequence to a plain file (a FileSequence reads it back, e.g. in another process)."""
+        with open(path, "wb") as out:
+            for a in range(0, self._len, 1 << 22):
+                out.write(self[a : a + (1 << 22)].encode("ascii"))
 
-    def __getitem__(self, key: slice) -> str:
-        a, b, step = key.indices(self._len)
-        if step != 1:
-            raise ValueError("only contiguous slices of a spooled sequence can be read")
-        if b <= a:
-            return ""
-        self._fh.seek(a)
-        return self._fh.read(b - a).decode("ascii")
 
-    def close(self) -> None:
-        self._fh.close()
+class FileSequence(_FileSlices):
+    """A sequence written by SpooledSequence.write_to, read back sliced like a str."""
 
-    def __enter__(self) -> "SpooledSequence":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __init__(self, path: str | os.PathLike) -> None:
+        self._fh = open(path, "rb")
+        self._len = os.fstat(self._fh.fileno()).st_size
 
 
 def _is_stream(source: Source) -> bool:

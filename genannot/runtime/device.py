@@ -71,6 +71,11 @@ def set_threads(n: int) -> int:
     return count
 
 
+def cpu_threads() -> int:
+    """CPU threads set by set_threads (all available cores before it is called)."""
+    return _THREADS or available_cores()
+
+
 def _apply_threads() -> None:
     import torch
 

@@ -1,0 +1,33 @@
+"""genannot.runtime.workers: ordered results, errors passed on, worker count bounded by memory."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from genannot.runtime import workers
+from genannot.runtime.workers import OrderedPool, worker_count
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_results_come_back_in_input_order(n, monkeypatch):
+    monkeypatch.setattr(workers, "IN_FLIGHT", 1)  # results are yielded while later ones are still submitted
+    xs = [float(x) for x in range(40, 0, -1)]
+    with OrderedPool(n) as pool:
+        out = list(pool.imap(math.sqrt, ((x, f"ctx{x}") for x in xs)))
+    assert out == [(f"ctx{x}", math.sqrt(x)) for x in xs]
+
+
+def test_a_worker_error_reaches_the_caller():
+    with OrderedPool(2) as pool, pytest.raises(ValueError):
+        list(pool.imap(math.sqrt, [(4.0, 0), (-1.0, 1), (9.0, 2)]))
+
+
+def test_worker_count_is_bounded_by_memory(monkeypatch):
+    monkeypatch.setattr(workers, "available_memory", lambda: 3 * workers.WORKER_BYTES + 1)
+    assert worker_count(8) == 3 and worker_count(2) == 2 and worker_count(0) == 1
+    monkeypatch.setattr(workers, "available_memory", lambda: 10)
+    assert worker_count(8) == 1
+    monkeypatch.setattr(workers, "available_memory", lambda: None)
+    assert worker_count(8) == 8
