@@ -24,20 +24,20 @@ def test_default_model_on_held_out_human_chr9(shared_data, tmp_path, gff3_valida
 
 
 def test_default_model_self_trains_on_unseen_arabidopsis(shared_data, tmp_path, gff3_validate):
-    # a plant: the mammal-fitted signal models alone give CDS-exon F1 0.04; re-fitted on the input, 0.752
-    # (base CDS 0.900; AUGUSTUS 0.812 / 0.915)
+    # a plant: the mammal-fitted signal models alone give CDS-exon F1 0.04; re-fitted on the input, 0.760
+    # (base CDS 0.901; AUGUSTUS 0.812 / 0.915)
     out = tmp_path / "ath.gff3"
     fasta = shared_data / "euk/athaliana/Athaliana_TAIR10_1pct.fa.gz"
     assert main(["euk", str(fasta), "-o", str(out), "--threads", "1"]) == 0
     gff3_validate(out)
     assert "#self-trained-signal-models used" in out.read_text()
     m = eval_euk(read_annotation(out), read_annotation(shared_data / "euk/athaliana/Athaliana_TAIR10_1pct.gff3.gz"))
-    assert m["cds"]["f1"] >= 0.72, m["cds"]
+    assert m["cds"]["f1"] >= 0.74, m["cds"]
     assert m["base_cds"]["f1"] >= 0.87, m["base_cds"]
 
 
 def test_default_model_self_trains_on_unseen_yeast(shared_data, tmp_path, gff3_validate):
-    # yeast chrI-III (1.4 Mb, the embedded model never saw yeast): self-trained, CDS-exon F1 0.851, base CDS 0.958
+    # yeast chrI-III (1.4 Mb, the embedded model never saw yeast): self-trained, CDS-exon F1 0.852, base CDS 0.959
     # (0.834 before intron lengths came from the shorter half of the predicted introns, 0.79 before starts were
     # scored by their upstream in-frame ATG; AUGUSTUS on the whole genome 0.866 / 0.967)
     import itertools
