@@ -10,6 +10,13 @@ from genannot.runtime import workers
 from genannot.runtime.workers import OrderedPool, worker_count
 
 
+def _decode_lowercase(task):
+    from genannot.euk.decode import decode_records
+
+    (records, params), kw = task
+    return decode_records(records, params, **kw)
+
+
 @pytest.mark.parametrize("n", [1, 2])
 def test_results_come_back_in_input_order(n, monkeypatch):
     monkeypatch.setattr(workers, "IN_FLIGHT", 1)  # results are yielded while later ones are still submitted
@@ -31,3 +38,26 @@ def test_worker_count_is_bounded_by_memory(monkeypatch):
     assert worker_count(8) == 1
     monkeypatch.setattr(workers, "available_memory", lambda: None)
     assert worker_count(8) == 8
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_worker_warnings_read_like_the_parents(quiet, capfd):
+    """A warning logged in a worker reaches stderr in the command line's format, and -q silences it there too."""
+    from genannot.cli import _setup_logging
+    from genannot.euk.genemodel import GeneModelParams
+    from genannot.models.registry import resolve_model
+
+    import logging
+
+    params = GeneModelParams.load(resolve_model(None, "euk-seg").path)
+    root = logging.getLogger("genannot")
+    saved = root.handlers[:], root.level, root.propagate
+    _setup_logging(0, quiet)
+    try:
+        with OrderedPool(2) as pool:
+            tasks = [((([(f"r{i}", "acgt" * 500)], params), {}), i) for i in range(2)]
+            list(pool.imap(_decode_lowercase, tasks))
+    finally:
+        root.handlers[:], root.level, root.propagate = saved
+    err = capfd.readouterr().err
+    assert ("genannot: r0 is 100% lowercase" in err) != quiet, err

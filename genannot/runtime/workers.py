@@ -17,7 +17,9 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import itertools
+import logging
 import multiprocessing
+import sys
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 A = TypeVar("A")
@@ -49,6 +51,18 @@ def worker_count(threads: int, per_worker: int = WORKER_BYTES) -> int:
     return n
 
 
+def _log_like_parent(level: int, fmt: str | None) -> None:
+    """Worker start-up: the 'genannot' logger as the parent set it up (level and format, on stderr), so that
+    a worker's warnings read like the parent's and -q silences them too."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt:
+        handler.setFormatter(logging.Formatter(fmt))
+    root = logging.getLogger("genannot")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
 class OrderedPool:
     """Context manager: `imap` over `workers` spawned processes (inline when workers <= 1)."""
 
@@ -58,7 +72,11 @@ class OrderedPool:
 
     def __enter__(self) -> "OrderedPool":
         if self.workers > 1:
-            self._executor = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            root = logging.getLogger("genannot")
+            formatter = root.handlers[0].formatter if root.handlers else None
+            self._executor = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                    initializer=_log_like_parent,
+                                                    initargs=(root.getEffectiveLevel(), formatter._fmt if formatter else None))
         return self
 
     def __exit__(self, *exc: Any) -> None:
