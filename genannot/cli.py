@@ -22,13 +22,10 @@ log = logging.getLogger("genannot")
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
+    from genannot.runtime.logs import log_to_stderr
+
     level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("genannot: %(levelname)s: %(message)s" if verbose else "genannot: %(message)s"))
-    root = logging.getLogger("genannot")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    log_to_stderr(level, "genannot: %(levelname)s: %(message)s" if verbose else "genannot: %(message)s")
 
 
 def _command_line() -> str:

@@ -49,15 +49,17 @@ def test_worker_warnings_read_like_the_parents(quiet, capfd):
 
     import logging
 
+    from genannot.runtime import logs
+
     params = GeneModelParams.load(resolve_model(None, "euk-seg").path)
     root = logging.getLogger("genannot")
-    saved = root.handlers[:], root.level, root.propagate
+    saved = root.handlers[:], root.level, root.propagate, logs._SETTINGS
     _setup_logging(0, quiet)
     try:
         with OrderedPool(2) as pool:
             tasks = [((([(f"r{i}", "acgt" * 500)], params), {}), i) for i in range(2)]
             list(pool.imap(_decode_lowercase, tasks))
     finally:
-        root.handlers[:], root.level, root.propagate = saved
+        root.handlers[:], root.level, root.propagate, logs._SETTINGS = saved
     err = capfd.readouterr().err
     assert ("genannot: r0 is 100% lowercase" in err) != quiet, err

@@ -1042,7 +1042,8 @@ def decode_records(records: Sequence[tuple[str, str]], params: GeneModelParams, 
     part of one, so N contigs cost N loops. Here the records are joined by N spacers, so the
     Arabidopsis slice's seven records decode in one loop: 1.8x faster. Windows are cut at N runs; a
     spacer longer than the reach of every signal (the upstream-ATG term's) and, with GC classes, half
-    the GC window keeps each record's scores as they are alone."""
+    the GC window keeps each record's scores as they are alone, and a record's own edge Ns, which join
+    the spacer here, are skipped alone too (genannot.euk.windows.n_runs)."""
     from genannot.euk.genemodel import GC_WINDOW, UPSTREAM_CODONS
 
     opt = replace(options or DecodeOptions(), **overrides)

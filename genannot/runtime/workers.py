@@ -9,7 +9,8 @@ forked child would inherit (and a child flushing the parent's stdout buffer woul
 workers and yields (context, result) in input order: what is written never depends on the number of
 workers. At most `IN_FLIGHT` x workers arguments are submitted ahead of the one being yielded, so the
 inputs held at once stay bounded. With one worker, or a single argument (a small genome: one group),
-everything runs inline, in this process, and no worker is started.
+everything runs inline, in this process, and no worker is started. Workers set up the 'genannot'
+logger as this process did (genannot.runtime.logs).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import itertools
-import logging
 import multiprocessing
-import sys
 from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from genannot.runtime.logs import log_to_stderr
+from genannot.runtime.logs import settings as log_settings
 
 A = TypeVar("A")
 C = TypeVar("C")
@@ -51,18 +53,6 @@ def worker_count(threads: int, per_worker: int = WORKER_BYTES) -> int:
     return n
 
 
-def _log_like_parent(level: int, fmt: str | None) -> None:
-    """Worker start-up: the 'genannot' logger as the parent set it up (level and format, on stderr), so that
-    a worker's warnings read like the parent's and -q silences them too."""
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt:
-        handler.setFormatter(logging.Formatter(fmt))
-    root = logging.getLogger("genannot")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
-
-
 class OrderedPool:
     """Context manager: `imap` over `workers` spawned processes (inline when workers <= 1)."""
 
@@ -72,11 +62,9 @@ class OrderedPool:
 
     def __enter__(self) -> "OrderedPool":
         if self.workers > 1:
-            root = logging.getLogger("genannot")
-            formatter = root.handlers[0].formatter if root.handlers else None
+            log_setup = log_settings()  # workers log as this process does
             self._executor = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                                    initializer=_log_like_parent,
-                                                    initargs=(root.getEffectiveLevel(), formatter._fmt if formatter else None))
+                                                    initializer=log_to_stderr if log_setup else None, initargs=log_setup or ())
         return self
 
     def __exit__(self, *exc: Any) -> None:
