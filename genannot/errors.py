@@ -34,3 +34,9 @@ class DeviceError(GenannotError):
 
     exit_code = 5
 
+
+
+class ResourceError(GenannotError):
+    """The machine could not give the run what it needs (a worker process killed, e.g. for memory)."""
+
+    exit_code = 6

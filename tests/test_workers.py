@@ -31,6 +31,19 @@ def test_a_worker_error_reaches_the_caller():
         list(pool.imap(math.sqrt, [(4.0, 0), (-1.0, 1), (9.0, 2)]))
 
 
+def _die(code: int) -> None:
+    import os
+
+    os._exit(code)  # as the out-of-memory killer would end a worker: no exception, no clean-up
+
+
+def test_a_worker_that_dies_is_a_one_line_error():
+    from genannot.errors import ResourceError
+
+    with OrderedPool(2) as pool, pytest.raises(ResourceError, match="fewer --threads"):
+        list(pool.imap(_die, [(9, 0), (9, 1)]))
+
+
 def test_worker_count_is_bounded_by_memory(monkeypatch):
     monkeypatch.setattr(workers, "available_memory", lambda: 3 * workers.WORKER_BYTES + 1)
     assert worker_count(8) == 3 and worker_count(2) == 2 and worker_count(0) == 1

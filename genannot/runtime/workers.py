@@ -21,6 +21,7 @@ import itertools
 import multiprocessing
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from genannot.errors import ResourceError
 from genannot.runtime.logs import log_to_stderr
 from genannot.runtime.logs import settings as log_settings
 
@@ -85,7 +86,17 @@ class OrderedPool:
             pending.append((ctx, self._executor.submit(fn, arg)))
             while len(pending) > ahead:
                 c, fut = pending.popleft()
-                yield c, fut.result()
+                yield c, _result(fut)
         while pending:
             c, fut = pending.popleft()
-            yield c, fut.result()
+            yield c, _result(fut)
+
+
+def _result(fut: cf.Future) -> Any:
+    """The future's result; a worker that died (the kernel's out-of-memory killer, a signal) is reported as a
+    one-line ResourceError, not as the executor's traceback."""
+    try:
+        return fut.result()
+    except cf.process.BrokenProcessPool:
+        raise ResourceError("a worker process ended abruptly (killed, e.g. for lack of memory); "
+                            "run again with fewer --threads") from None
