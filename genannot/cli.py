@@ -88,13 +88,24 @@ def cli() -> None:
 # ---------------------------------------------------------------- annotation
 
 
+def _genetic_code(ctx: click.Context, param: click.Parameter, value: str) -> int | str:
+    """`-g`: an NCBI genetic code number or 'auto'."""
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither an NCBI genetic code number nor 'auto'") from None
+
+
 @cli.command()
 @input_argument
 @output_option
 @click.option("--format", "fmt", type=click.Choice(["gff3", "csv"]), default="gff3", show_default=True)
 @click.option("--model", default=None, help="Coding (CDS) classifier: registry name or directory.")
 @click.option("--tis-model", default=None, help="Start-site (TIS) classifier: registry name or directory.")
-@click.option("-g", "--translation-table", type=int, default=11, show_default=True, help="NCBI genetic code.")
+@click.option("-g", "--translation-table", default="auto", show_default=True, callback=_genetic_code,
+              help="NCBI genetic code, or 'auto': 4 where it lets genes cover clearly more of the input than 11 (UGA = Trp: Mycoplasma).")
 @click.option("--closed", is_flag=True, help="No genes running off contig ends.")
 @click.option("--min-length", type=click.IntRange(min=30), default=90, show_default=True, help="Minimum ORF length (nt).")
 @click.option("--min-edge-length", type=click.IntRange(min=30), default=60, show_default=True, help="Minimum partial ORF length at contig edges.")

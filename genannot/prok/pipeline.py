@@ -43,6 +43,9 @@ CANDIDATE_COLUMNS = [
     "coding_score", "start_score", "score", "prediction_max_likelihood", "predicted",
 ]
 MIN_TRAIN = 75000  # nt: below this the genome's own statistics are not learned (anonymous mode, presets)
+TABLE_SAMPLE = 1_000_000  # nt of the input (its first records) on which `-g auto` compares genetic codes
+TABLE_MARGIN = 0.05  # ... code 4 needs this much more of the sample covered by genes than code 11
+TABLE_MIN_DENSITY = 0.70  # ... and at least this much in all
 
 
 @dataclass
@@ -61,6 +64,40 @@ class ProkResult:
     records: list
     genes: list[list[Gene]]
     calls: list[RecordCalls | None]
+
+
+# ---------------------------------------------------------------- genetic code
+
+
+@dataclass
+class _Sample:
+    id: str
+    seq: str
+
+
+def infer_table(records: Sequence, options: ProkOptions | None = None) -> tuple[int, dict[int, float]]:
+    """The genetic code for `-g auto`: 4 (UGA = Trp: Mycoplasma, Spiroplasma, ...) or 11; and the coding density
+    (share of the sample inside called genes) under each. The statistics alone are self-trained and run on the
+    input's first TABLE_SAMPLE nt under both codes; 4 is chosen where its genes cover TABLE_MARGIN more of the sample
+    than code 11's and TABLE_MIN_DENSITY in all (CheckM's rule on Prodigal's coding density): read as a stop, UGA
+    cuts a code-4 genome's genes into fragments, while reading it as Trp in a code-11 genome only lengthens ORFs
+    that the statistics reject. On the 1 Mb samples of the shared genomes: M. genitalium 0.953 under code 4
+    against 0.773 under 11 (+0.18); the ten code-11 genomes -0.070 to +0.001. Code 25 (UGA = Gly) has code 4's
+    stops and would be called 4. About 3 s on E. coli."""
+    base = replace(options or ProkOptions(), models=None)
+    sample, n = [], 0
+    for r in records:
+        if n >= TABLE_SAMPLE:
+            break
+        sample.append(_Sample(r.id, r.seq[: TABLE_SAMPLE - n]))
+        n += len(sample[-1].seq)
+    density = {}
+    for table in (11, 4):
+        res = annotate_full(sample, replace(base, table=table))
+        covered = sum(b - a + 1 for genes in res.genes for g in genes for a, b in g.transcripts[0].cds)
+        density[table] = covered / max(1, n)
+    four = density[4] - density[11] > TABLE_MARGIN and density[4] >= TABLE_MIN_DENSITY
+    return (4 if four else 11), density
 
 
 # ---------------------------------------------------------------- classifier priors
@@ -290,7 +327,7 @@ def write_outputs(res: ProkResult, *, output: str | None, fmt: str, proteins: st
             write_table(out["candidates"], rows_iter(), CANDIDATE_COLUMNS)
 
 
-def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, translation_table=11, closed=False,
+def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, translation_table="auto", closed=False,
              min_length=90, min_edge_length=60, ctg=False, proteins=None, genes_out=None, candidates=None,
              device="auto", batch_size="auto", seed=0, command_line=None, models=None) -> ProkResult:
     """The `genannot prok` command. `models` (already loaded ProkModels) skips loading; tests and benches
@@ -303,7 +340,8 @@ def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, trans
         raise InputError(f"unknown output format {fmt!r} (gff3 or csv)")
     if min_length < 30 or min_edge_length < 30:
         raise InputError("minimum lengths must be at least 30 nt")
-    codon_sets(translation_table, ctg)  # unknown table -> InputError
+    if translation_table != "auto":
+        codon_sets(translation_table, ctg)  # unknown table -> InputError
     for path, what in ((output, "output"), (proteins, "--proteins"), (genes_out, "--genes"), (candidates, "--candidates")):
         if path is not None:
             check_writable(path, what)
@@ -311,11 +349,18 @@ def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, trans
         from genannot.prok.classifiers import load_prok_models
 
         models = load_prok_models(model, tis_model, device=device, batch_size=batch_size)
-    opts = ProkOptions(table=translation_table, closed=closed, min_length=min_length,
+    opts = ProkOptions(table=11 if translation_table == "auto" else translation_table, closed=closed, min_length=min_length,
                        min_edge_length=min_edge_length, allow_ctg=ctg, seed=seed, models=models)
-    res = annotate_full(read_fasta(input), opts)
+    records = list(read_fasta(input))
+    table_note = str(opts.table)
+    if translation_table == "auto":
+        table, density = infer_table(records, opts)
+        opts = replace(opts, table=table)
+        table_note = f"{table} (auto: coding density {density[11]:.3f} under code 11, {density[4]:.3f} under code 4)"
+        log.info("translation table %s", table_note)
+    res = annotate_full(records, opts)
     prov = provenance_lines(command_line, getattr(models, "provenance", []) if models is not None else [],
-                            extra={"translation_table": translation_table})
+                            extra={"translation_table": table_note})
     write_outputs(res, output=output, fmt=fmt, proteins=proteins, genes_out=genes_out, candidates=candidates,
-                  provenance=prov, table=translation_table)
+                  provenance=prov, table=opts.table)
     return res
