@@ -35,7 +35,6 @@ class DeviceError(GenannotError):
     exit_code = 5
 
 
-
 class ResourceError(GenannotError):
     """The machine could not give the run what it needs (a worker process killed, e.g. for memory)."""
 

@@ -66,9 +66,10 @@ exons and for which the animal-fitted prior is the better start: on the Drosophi
 long ORFs per Mb, forced self-training runs away, the complete genes growing 184 -> 513 over nine rounds and
 CDS-exon F1 falling from 0.30 to 0.01, as on two human regions, 0.58 -> 0.00 and 0.33 -> 0.00, even with the
 prior's gene density kept or with repeat copies left out of each round's fit; C. elegans, 16 per Mb, is the one
-sparse input that gained, 0.55 -> 0.60; yeast has 293 per Mb, the Arabidopsis slice 73), a round predicts too few complete genes, or the rounds lose genes
-(the last predicts fewer complete genes than the first: the model is drifting, not converging), the
-prior is kept: `self_train` then returns None. The sample is the input's first records up to `max_bp`.
+sparse input that gained, 0.55 -> 0.60; yeast has 293 per Mb, the Arabidopsis slice 73), a round predicts too
+few complete genes, or the rounds lose genes (the last predicts fewer complete genes than the first: the model is
+drifting, not converging), the prior is kept: `self_train` then returns None. The sample is the input's first
+records up to `max_bp`.
 """
 
 from __future__ import annotations

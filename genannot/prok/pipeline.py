@@ -24,6 +24,7 @@ import numpy as np
 
 from genannot.errors import InputError
 from genannot.features import Gene, Transcript
+from genannot.io.fasta import FastaRecord
 from genannot.prok.genes import (
     Candidates,
     FinderOptions,
@@ -69,13 +70,7 @@ class ProkResult:
 # ---------------------------------------------------------------- genetic code
 
 
-@dataclass
-class _Sample:
-    id: str
-    seq: str
-
-
-def infer_table(records: Sequence, options: ProkOptions | None = None) -> tuple[int, dict[int, float]]:
+def infer_table(records: Iterable, options: ProkOptions | None = None) -> tuple[int, dict[int, float]]:
     """The genetic code for `-g auto`: 4 (UGA = Trp: Mycoplasma, Spiroplasma, ...) or 11; and the coding density
     (share of the sample inside called genes) under each. The statistics alone are self-trained and run on the
     input's first TABLE_SAMPLE nt under both codes; 4 is chosen where its genes cover TABLE_MARGIN more of the sample
@@ -92,7 +87,7 @@ def infer_table(records: Sequence, options: ProkOptions | None = None) -> tuple[
     for r in records:
         if n >= TABLE_SAMPLE:
             break
-        sample.append(_Sample(r.id, r.seq[: TABLE_SAMPLE - n]))
+        sample.append(FastaRecord(r.id, "", r.seq[: TABLE_SAMPLE - n]))
         n += len(sample[-1].seq)
     if n < MIN_TRAIN:
         return 11, {11: math.nan, 4: math.nan}
