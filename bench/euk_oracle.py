@@ -23,6 +23,7 @@ embedded coding chain scores their exons 4 nats per 100 nt against 11 in its GC-
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from genannot.euk.genemodel import GeneModelParams  # noqa: E402
-from genannot.euk.pipeline import SIGNAL_ONLY, _decode_signal_only, _shares  # noqa: E402
+from genannot.euk.pipeline import SIGNAL_ONLY, decode_in_shares  # noqa: E402
 from genannot.euk.selftrain import self_train  # noqa: E402
 from genannot.eval.metrics import eval_euk  # noqa: E402
 from genannot.io.annotation import read_annotation  # noqa: E402
@@ -73,13 +74,7 @@ def main() -> int:
     prior = GeneModelParams.load(resolve_model(args.model, "euk-seg").path)
     opts = {"splice_filter": True, "softmask_penalty": 0.15, **SIGNAL_ONLY}
     with OrderedPool(args.threads) as pool:
-
-        def decode(params: GeneModelParams, sample: list[tuple[str, str]]) -> dict:
-            found: dict = {}
-            for _, part in pool.imap(_decode_signal_only, ((("records", share, params, opts), None) for share in _shares(sample, pool.workers))):
-                found.update(part)
-            return found
-
+        decode = functools.partial(decode_in_shares, pool, opts=opts)
         base = prior
         if args.self_train:
             trained, report = self_train(prior, records, decode)

@@ -109,6 +109,16 @@ def _decode_signal_only(task: tuple) -> dict[str, list]:
     return {seqid: decode_record(seqid, source, params, None, **opts)}
 
 
+def decode_in_shares(pool: OrderedPool, params, sample: Sequence[tuple[str, str]], opts: dict) -> dict[str, list]:
+    """{seqid: genes} of `sample` ((seqid, text) pairs) decoded with the signal models alone, in shares of similar
+    length across the pool's workers (each record's genes are what it gives alone); `opts`: DecodeOptions fields."""
+    found: dict[str, list] = {}
+    tasks = ((("records", share, params, opts), None) for share in _shares(sample, pool.workers))
+    for _, part in pool.imap(_decode_signal_only, tasks):
+        found.update(part)
+    return found
+
+
 def _signal_only_tasks(records: Iterable[tuple[str, SpooledSequence]], params, opts: dict, workers: int, tmp: str):
     """(task, (records to write, file to remove)) per group of consecutive records: groups of at most
     GROUP_BP / workers bases go as text; a longer record goes as a file the worker streams from (as text
@@ -146,14 +156,7 @@ def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice
     sample = [(rec_id, seq[0 : min(len(seq), MAX_BP)]) for rec_id, seq in held]
 
     opts = {"splice_filter": splice_filter, "softmask_penalty": softmask_penalty, **SIGNAL_ONLY}
-
-    def decode(p, sample: list[tuple[str, str]]) -> dict:
-        found: dict = {}
-        for _, part in pool.imap(_decode_signal_only, ((("records", share, p, opts), None) for share in _shares(sample, pool.workers))):
-            found.update(part)
-        return found
-
-    trained, report = self_train(params, sample, decode)
+    trained, report = self_train(params, sample, functools.partial(decode_in_shares, pool, opts=opts))
     log.info("self-training: %s", report.reason)
     note = f"{'used' if trained else 'not used'} ({report.reason})"
     return trained or params, note, held
