@@ -151,3 +151,47 @@ def test_an_intron_poor_genome_fits_intron_lengths_to_its_shorter_predicted_intr
     kept = np.sort(params.lengths["intron"])
     assert np.array_equal(kept, trimmed[trimmed <= np.quantile(trimmed, INTRON_POOR_TRIM)])
     assert params.donor is prior.donor and kept.max() < np.median(own) + 1
+
+
+def _growing(seq: str, counts: list[int], calls: list):
+    """A decoder whose k-th call predicts the first counts[k] genes of `seq` (its long ORFs), the last
+    count repeated after that; the models it was called with go to `calls`."""
+    orfs = long_orfs("r", seq, 300)
+
+    def decode(p: GeneModelParams, sample: list) -> dict:
+        calls.append(p)
+        return {"r": orfs[: counts[min(len(calls), len(counts)) - 1]]}
+
+    return decode
+
+
+SPARSE = {"min_orfs": 10**6, "sparse_min_orfs": 1, "min_genes": 30}  # every input sparse
+
+
+def test_a_sparse_input_self_trains_from_the_priors_genes(prior: GeneModelParams) -> None:
+    seq, _ = _compact_genome(3, 120)
+    calls: list = []
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70, 70], calls), **SPARSE)
+    assert report.used and "sparse" in report.reason, report
+    assert calls[0] is prior  # the first round: the prior as it is, not a chain bootstrapped from long ORFs
+    assert report.genes_per_round == [40, 70, 70] and params.coding_order == FINAL_CODING_ORDER
+
+
+def test_a_sparse_input_whose_gene_count_runs_away_keeps_the_prior(prior: GeneModelParams) -> None:
+    seq, _ = _compact_genome(3, 120)
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70, 90, 105], []), runaway=2.5, **SPARSE)
+    assert params is None and "ran away" in report.reason and report.genes_per_round == [40, 70, 90, 105], report
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70, 90, 100], []), runaway=2.5, **SPARSE)
+    assert report.used, report  # 100 = 2.5 x 40: still within bounds
+
+
+def test_a_gene_poor_sparse_input_keeps_the_prior_after_one_round(prior: GeneModelParams) -> None:
+    """An animal genome with a mammal's gene density (a few genes per Mb) ran away when self-trained:
+    where the prior finds fewer than `sparse_min_genes` complete genes per Mb, it stays."""
+    seq, _ = _compact_genome(3, 120)
+    per_mb = 40 / (len(seq) / 1e6)
+    calls: list = []
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70], calls), sparse_min_genes=per_mb + 1, **SPARSE)
+    assert params is None and "too gene-poor" in report.reason and len(calls) == 1, report
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70, 70], []), sparse_min_genes=per_mb - 1, **SPARSE)
+    assert report.used, report

@@ -5,7 +5,8 @@ density and exon and intron lengths are wrong for a yeast or a plant (CDS-exon F
 0.04 on yeast with the mammal model, against 0.74 and 0.87 with models fitted to those genomes). So,
 when the input holds enough coding sequence, the models are re-fitted on the input itself:
 
-1. bootstrap: the coding chain is estimated from the long ORFs of the input (ATG ... stop, at least
+1. bootstrap (a dense input; a sparse one starts from the prior's genes, see below): the coding chain
+   is estimated from the long ORFs of the input (ATG ... stop, at least
    `min_orf` nt: in a genome with genes, most such ORFs are genes), the rest of the model kept. ORFs
    that share much of their sequence with another are left out: copies of a repeat (a tandem array
    in Drosophila taught the first version to call every copy a gene);
@@ -60,16 +61,30 @@ ones, so lengths learnt from its own predictions alone run long (Arabidopsis: in
 0.692. Not in an intron-poor one: yeast's few predicted multi-exon genes fell apart into mammal-sized
 exons (0.84 -> 0.66 on its first four chromosomes).
 
-Where the long ORFs are too few (`min_orfs`: too short an input) or too sparse (`min_density` per Mb:
-an intron-rich, gene-poor genome such as a mammal's or an insect's, whose genes are split into short
-exons and for which the animal-fitted prior is the better start: on the Drosophila slice, 48 unique
-long ORFs per Mb, forced self-training runs away, the complete genes growing 184 -> 513 over nine rounds and
-CDS-exon F1 falling from 0.30 to 0.01, as on two human regions, 0.58 -> 0.00 and 0.33 -> 0.00, even with the
-prior's gene density kept or with repeat copies left out of each round's fit; C. elegans, 16 per Mb, is the one
-sparse input that gained, 0.55 -> 0.60; yeast has 293 per Mb, the Arabidopsis slice 73), a round predicts too
-few complete genes, or the rounds lose genes (the last predicts fewer complete genes than the first: the model is
-drifting, not converging), the prior is kept: `self_train` then returns None. The sample is the input's first
-records up to `max_bp`.
+A sparse input (long ORFs fewer than `min_orfs` or `min_density` per Mb: an intron-rich genome such as
+an animal's, whose genes are split into short exons; yeast has 293 per Mb, the Arabidopsis slice 73,
+C. elegans 16, Drosophila 48, human regions 2-27) does not start from its long ORFs but from the prior's own
+genes: its first round decodes with the prior as it is. Started from long ORFs, the Drosophila slice ran away
+(complete genes 184 -> 513 over nine rounds, CDS-exon F1 0.30 -> 0.01: tiny "introns" bridging stop codons,
+then genes wall to wall), as did two human regions (0.58 -> 0.00, 0.33 -> 0.00). Started from the prior's
+genes, a mammal still runs away (the human regions of ../shared/data as one 5 Mb sample: complete genes
+132 / 187 / 233 / 277 / 495), so a sparse input self-trains only where the prior finds at least
+`sparse_min_genes` complete genes per Mb (a nematode's or an insect's gene density, not a mammal's: C. elegans
+65-115 per Mb, the human sample 26, the human MHC region 38), and a round that predicts more than `runaway`
+times the prior's complete genes ends it.
+
+| sparse input, CDS-exon F1 | prior | self-trained from the prior's genes | complete genes per round |
+|---|---:|---:|---|
+| C. elegans slice, prior fitted without C. elegans | 0.213 | **0.606** | 65 / 72 / 101 / 118 / 125 / 125 |
+| C. elegans slice, the embedded prior (saw it) | 0.547 | **0.619** | 115 / 118 / 128 / 129 |
+| Drosophila slice, prior fitted without it / the embedded prior | 0.165 / 0.301 | kept | 97 / 10; 47: too few |
+| human regions (5 Mb sample), human MHC region | | kept | 132 in 5.1 Mb, 65 in 1.7 Mb: too gene-poor |
+| every other mammal region of ../shared/data | | kept | too few long ORFs or complete genes |
+
+Where a sparse input has fewer than `sparse_min_orfs` long ORFs (too short or too gene-poor to give
+`min_genes` complete genes), a round predicts too few complete genes, or the rounds lose genes (the last
+predicts fewer complete genes than the first: the model is drifting, not converging), the prior is kept:
+`self_train` then returns None. The sample is the input's first records up to `max_bp`.
 """
 
 from __future__ import annotations
@@ -84,7 +99,10 @@ from genannot.features import Gene, Transcript
 
 MIN_ORF = 900  # nt, stop codon included
 MIN_ORFS = 60  # long ORFs needed to bootstrap
-MIN_DENSITY = 60.0  # ... per Mb of sample
+MIN_DENSITY = 60.0  # ... per Mb of sample; a sparser input starts from the prior's genes
+SPARSE_MIN_ORFS = 10  # ... and needs this many long ORFs
+SPARSE_MIN_GENES = 50.0  # ... and the prior must predict this many complete genes per Mb of it
+RUNAWAY = 2.5  # ... and its rounds may predict at most this many times the prior's complete genes
 MIN_GENES = 60  # complete predicted genes needed to re-fit
 MIN_INTRONS = 100  # predicted introns needed to re-fit the splice sites
 ROUNDS = 12  # at most
@@ -192,6 +210,9 @@ def self_train(
     min_orf: int = MIN_ORF,
     min_orfs: int = MIN_ORFS,
     min_density: float = MIN_DENSITY,
+    sparse_min_orfs: int = SPARSE_MIN_ORFS,
+    sparse_min_genes: float = SPARSE_MIN_GENES,
+    runaway: float = RUNAWAY,
     min_genes: int = MIN_GENES,
     min_introns: int = MIN_INTRONS,
     coding_order: int = CODING_ORDER,
@@ -203,11 +224,15 @@ def self_train(
     orfs = _unique(sample, {seqid: long_orfs(seqid, seq, min_orf) for seqid, seq in sample})
     n_orfs = sum(len(v) for v in orfs.values())
     report = SelfTrainReport(bp, n_orfs, [], [], False, "")
-    if n_orfs < max(min_orfs, min_density * bp / 1e6):
-        report.reason = f"{n_orfs} long ORFs (>= {min_orf} nt, repeats left out) in {bp:,} bp, fewer than {min_orfs} or {min_density:g} per Mb"
+    sparse = n_orfs < max(min_orfs, min_density * bp / 1e6)
+    if sparse and n_orfs < sparse_min_orfs:
+        report.reason = f"{n_orfs} long ORFs (>= {min_orf} nt, repeats left out) in {bp:,} bp, fewer than {sparse_min_orfs}"
         return None, report
-    boot, _, _ = _fit(prior, sample, orfs, coding_order)
-    params = replace(prior, coding=boot.coding, noncoding=boot.noncoding, gc_edges=boot.gc_edges, log_bg=boot.log_bg)
+    if sparse:
+        params = prior  # the first round: the prior's own genes
+    else:
+        boot, _, _ = _fit(prior, sample, orfs, coding_order)
+        params = replace(prior, coding=boot.coding, noncoding=boot.noncoding, gc_edges=boot.gc_edges, log_bg=boot.log_bg)
     for _ in range(rounds):
         genes = decode(params, sample)
         new, n_genes, n_introns = _fit(prior, sample, genes, coding_order)
@@ -215,6 +240,14 @@ def self_train(
         report.introns_per_round.append(n_introns)
         if n_genes < min_genes:
             report.reason = f"a round predicted {n_genes} complete genes, fewer than {min_genes}"
+            return None, report
+        if sparse and len(report.genes_per_round) == 1 and n_genes < sparse_min_genes * bp / 1e6:
+            report.reason = (f"the prior predicts {n_genes} complete genes in {bp:,} bp, fewer than {sparse_min_genes:g} per Mb: "
+                             "too gene-poor to self-train")
+            return None, report
+        if sparse and n_genes > runaway * report.genes_per_round[0]:
+            report.reason = (f"complete genes per round ran away ({' / '.join(map(str, report.genes_per_round))}: "
+                             f"more than {runaway:g} times the prior's)")
             return None, report
         if n_introns < max(min_introns, n_genes):
             new = replace(_short_introns(new, INTRON_POOR_TRIM), donor=params.donor, acceptor=params.acceptor,
@@ -233,5 +266,6 @@ def self_train(
         final, _, _ = _fit(prior, sample, genes, final_coding_order)
         params = replace(params, coding=final.coding, noncoding=final.noncoding)
     report.used = True
-    report.reason = f"{n_orfs} long ORFs, then {' / '.join(map(str, report.genes_per_round))} complete genes per round"
+    start = "from the prior's genes (a sparse input)" if sparse else "from them"
+    report.reason = f"{n_orfs} long ORFs, {start}, then {' / '.join(map(str, report.genes_per_round))} complete genes per round"
     return params, report
