@@ -195,3 +195,17 @@ def test_a_gene_poor_sparse_input_keeps_the_prior_after_one_round(prior: GeneMod
     assert params is None and "too gene-poor" in report.reason and len(calls) == 1, report
     params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70, 70], []), sparse_min_genes=per_mb - 1, **SPARSE)
     assert report.used, report
+
+
+def test_a_sparse_input_whose_predicted_introns_are_tiny_keeps_the_prior(prior: GeneModelParams) -> None:
+    """Introns far shorter than any real genome's (median under `min_intron_median`) are stop codons bridged
+    by the self-trained models, not splicing: the Drosophila slice's failure."""
+    from test_euk_decode import training_genome
+
+    b = training_genome(3, 150)
+    median = float(np.median(GeneModelParams.from_genes([(b.seq, b.genes)]).lengths["intron"]))
+    for threshold, used in ((1.1 * median, False), (0.9 * median, True)):
+        params, report = self_train(prior, [("chr", b.seq)], lambda p, sample: {"chr": b.genes}, min_orf=150,
+                                    min_intron_median=threshold, **SPARSE)
+        assert report.used == used, report
+        assert used or (params is None and "introns are tiny" in report.reason)

@@ -71,7 +71,11 @@ genes, a mammal still runs away (the human regions of ../shared/data as one 5 Mb
 132 / 187 / 233 / 277 / 495), so a sparse input self-trains only where the prior finds at least
 `sparse_min_genes` complete genes per Mb (a nematode's or an insect's gene density, not a mammal's: C. elegans
 64-115 per Mb, the human sample 26, the human MHC region 38), and a round that predicts more than `runaway`
-times the prior's complete genes ends it.
+times the prior's complete genes, or introns with a median under `min_intron_median` nt, ends it. The second
+is the Drosophila failure: with the prior's coding chain kept for one more round, the slice's self-training
+did not collapse but settled at 2.2 times the prior's genes with CDS-exon F1 0.004 and introns of median 24
+nt, tiny "introns" bridging stop codons (no reference annotation here has a median under 69 nt, nor 0.1% of
+its introns under 40).
 
 | sparse input, CDS-exon F1 (`python bench/euk_unseen.py`) | prior | self-trained from the prior's genes | complete genes per round |
 |---|---:|---:|---|
@@ -103,6 +107,7 @@ MIN_DENSITY = 60.0  # ... per Mb of sample; a sparser input starts from the prio
 SPARSE_MIN_ORFS = 10  # ... and needs this many long ORFs
 SPARSE_MIN_GENES = 50.0  # ... and the prior must predict this many complete genes per Mb of it
 RUNAWAY = 2.5  # ... and its rounds may predict at most this many times the prior's complete genes
+MIN_INTRON_MEDIAN = 45  # nt, ... and a median predicted intron at least this long
 MIN_GENES = 60  # complete predicted genes needed to re-fit
 MIN_INTRONS = 100  # predicted introns needed to re-fit the splice sites
 ROUNDS = 12  # at most
@@ -213,6 +218,7 @@ def self_train(
     sparse_min_orfs: int = SPARSE_MIN_ORFS,
     sparse_min_genes: float = SPARSE_MIN_GENES,
     runaway: float = RUNAWAY,
+    min_intron_median: float = MIN_INTRON_MEDIAN,
     min_genes: int = MIN_GENES,
     min_introns: int = MIN_INTRONS,
     coding_order: int = CODING_ORDER,
@@ -248,6 +254,11 @@ def self_train(
         if sparse and n_genes > runaway * report.genes_per_round[0]:
             report.reason = (f"complete genes per round ran away ({' / '.join(map(str, report.genes_per_round))}: "
                              f"more than {runaway:g} times the prior's)")
+            return None, report
+        introns = new.lengths["intron"]
+        if sparse and len(introns) and np.median(introns) < min_intron_median:
+            report.reason = (f"the predicted introns are tiny (median {np.median(introns):.0f} nt, fewer than "
+                             f"{min_intron_median:g}: stop codons bridged, not splicing)")
             return None, report
         if n_introns < max(min_introns, n_genes):
             new = replace(_short_introns(new, INTRON_POOR_TRIM), donor=params.donor, acceptor=params.acceptor,
