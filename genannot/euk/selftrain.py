@@ -205,6 +205,20 @@ def _pooled_lengths(params: GeneModelParams, prior: GeneModelParams) -> GeneMode
     return replace(params, lengths=lengths)
 
 
+def _sparse_stop(genes_per_round: list[int], introns: np.ndarray, bp: int, min_genes_per_mb: float, runaway: float,
+                 min_intron_median: float) -> str | None:
+    """Why a sparse input's self-training must stop after this round (see the module doc), or None."""
+    n = genes_per_round[-1]
+    if len(genes_per_round) == 1 and n < min_genes_per_mb * bp / 1e6:
+        return f"the prior predicts {n} complete genes in {bp:,} bp, fewer than {min_genes_per_mb:g} per Mb: too gene-poor to self-train"
+    if n > runaway * genes_per_round[0]:
+        return f"complete genes per round ran away ({' / '.join(map(str, genes_per_round))}: more than {runaway:g} times the prior's)"
+    if len(introns) and np.median(introns) < min_intron_median:
+        return (f"the predicted introns are tiny (median {np.median(introns):.0f} nt, fewer than {min_intron_median:g}: "
+                "stop codons bridged, not splicing)")
+    return None
+
+
 def self_train(
     prior: GeneModelParams,
     sample: Sequence[tuple[str, str]],
@@ -247,18 +261,10 @@ def self_train(
         if n_genes < min_genes:
             report.reason = f"a round predicted {n_genes} complete genes, fewer than {min_genes}"
             return None, report
-        if sparse and len(report.genes_per_round) == 1 and n_genes < sparse_min_genes * bp / 1e6:
-            report.reason = (f"the prior predicts {n_genes} complete genes in {bp:,} bp, fewer than {sparse_min_genes:g} per Mb: "
-                             "too gene-poor to self-train")
-            return None, report
-        if sparse and n_genes > runaway * report.genes_per_round[0]:
-            report.reason = (f"complete genes per round ran away ({' / '.join(map(str, report.genes_per_round))}: "
-                             f"more than {runaway:g} times the prior's)")
-            return None, report
-        introns = new.lengths["intron"]
-        if sparse and len(introns) and np.median(introns) < min_intron_median:
-            report.reason = (f"the predicted introns are tiny (median {np.median(introns):.0f} nt, fewer than "
-                             f"{min_intron_median:g}: stop codons bridged, not splicing)")
+        why = sparse and _sparse_stop(report.genes_per_round, new.lengths["intron"], bp, sparse_min_genes, runaway,
+                                      min_intron_median)
+        if why:
+            report.reason = why
             return None, report
         if n_introns < max(min_introns, n_genes):
             new = replace(_short_introns(new, INTRON_POOR_TRIM), donor=params.donor, acceptor=params.acceptor,
