@@ -133,6 +133,7 @@ def prok(**kw) -> None:
 @click.option("--bedgraph", default=None, metavar="PREFIX", help="Write per-base probabilities as bgzipped bedGraph, PREFIX.<class>_<strand>.bedgraph.gz.")
 @click.option("--no-self-train", is_flag=True, help="Keep the model's signal models as they are (default: re-fit them on the input when it holds enough long ORFs).")
 @click.option("--softmask-penalty", type=click.FloatRange(min=0), default=0.15, show_default=True, help="Nats per soft-masked (lowercase, repeat) base in an exon; 0 = ignore soft-masking.")
+@click.option("--mask-repeats", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Soft-mask repeats found in the input itself (15-mers seen 4 times or more); auto: where the input carries no soft-mask of its own.")
 @compute
 @common
 def euk(**kw) -> None:

@@ -118,6 +118,38 @@ def test_soft_masked_input_reaches_the_decoder(tmp_path, tiny_euk_model):
     assert mrna_strands("--softmask-penalty", "3") == ["-"]
 
 
+def test_repeats_are_masked_where_the_input_has_no_soft_mask(tmp_path, tiny_euk_model):
+    """--mask-repeats auto (the default) soft-masks what recurs in an unmasked input (genannot.euk.repeats), so a
+    gene whose sequence is copied in four other records pays the soft-mask penalty; an input with a soft-mask of
+    its own keeps it unless --mask-repeats always; the GFF3 header says which."""
+    import random
+
+    b = planted()
+    g = b.genes[0]
+    rng = random.Random(3)
+    copies = "".join(f">copy{i}\n" + "".join(rng.choice("ACGT") for _ in range(1000)) + b.seq[g.start - 1 : g.end] + "\n"
+                     for i in range(4))
+    intergenic = b.seq[:500].lower() + b.seq[500:]  # a soft-mask of the input's own, away from the genes
+
+    def chr_strands(seq: str, *opts: str) -> tuple[list[str], str]:
+        fa, out = tmp_path / "in.fa", tmp_path / "o.gff3"
+        fa.write_text(f">chr\n{seq}\n" + copies)
+        assert main(["euk", str(fa), "--model", str(tiny_euk_model), "--net-weight", "0", "--no-self-train",
+                     "--softmask-penalty", "3", *opts, "-o", str(out)]) == 0
+        text = out.read_text()
+        note = next(line for line in text.splitlines() if line.startswith("#repeat-mask "))
+        return sorted(f[6] for f in (line.split("\t") for line in text.splitlines()) if f[0] == "chr" and f[2:3] == ["mRNA"]), note
+
+    strands, note = chr_strands(b.seq)
+    assert strands == ["-"] and note.startswith("#repeat-mask used (")
+    strands, note = chr_strands(b.seq, "--mask-repeats", "never")
+    assert strands == ["+", "-"] and note == "#repeat-mask not used (--mask-repeats never)"
+    strands, note = chr_strands(intergenic)
+    assert strands == ["+", "-"] and note.startswith("#repeat-mask not used (the input's own soft-mask")
+    strands, _ = chr_strands(intergenic, "--mask-repeats", "always")
+    assert strands == ["-"]
+
+
 def test_short_records_are_grouped_counting_their_spacers():
     """Without the network, consecutive short records are decoded together up to GROUP_BP, each counted with the
     longest N spacer decode_records puts after it (so a group of tiny contigs stays about GROUP_BP long); a record
