@@ -54,3 +54,25 @@ def test_default_model_self_trains_on_unseen_yeast(shared_data, tmp_path, gff3_v
     m = eval_euk(read_annotation(out), {r.id: ref[r.id] for r in records})
     assert m["cds"]["f1"] >= 0.83, m["cds"]
     assert m["base_cds"]["f1"] >= 0.94, m["base_cds"]
+
+
+def test_default_model_masks_the_transposons_of_an_unmasked_fly(shared_data, tmp_path, gff3_validate):
+    # Drosophila 3R's first 1% (321 kb of pericentric heterochromatin, not soft-masked) holds no annotated gene but
+    # transposons full of open reading frames: unmasked, 29 genes with 188 kb of CDS; masked by its own repeated
+    # 15-mers (the default for an unmasked input), 6 genes with 6 kb. The whole slice: CDS-exon F1 0.301 -> 0.477.
+    from genannot.io.fasta import read_fasta
+
+    record = next(r for r in read_fasta(shared_data / "euk/dmelanogaster/Dmel_1pct.fa.gz") if r.id == "3R")
+    assert not read_annotation(shared_data / "euk/dmelanogaster/Dmel_1pct.gff3.gz").get("3R")
+    fasta = tmp_path / "3R.fa"
+    fasta.write_text(f">3R\n{record.seq}\n")
+
+    def cds_bp(*opts: str) -> int:
+        out = tmp_path / "fly.gff3"
+        assert main(["euk", str(fasta), "-o", str(out), "--threads", "1", *opts]) == 0
+        gff3_validate(out)
+        assert ("#repeat-mask used" in out.read_text()) == (not opts)
+        return sum(e - s + 1 for g in read_annotation(out).get("3R", []) for t in g.transcripts for s, e in t.cds)
+
+    assert cds_bp() < 20_000
+    assert cds_bp("--mask-repeats", "never") > 150_000
