@@ -12,9 +12,10 @@ Unless `no_self_train`, the signal models are first re-fitted on the input's fir
 (genannot.euk.selftrain: long ORFs, then rounds of decoding and re-fitting), where those hold enough
 long ORFs to support it; the GFF3 header says whether they were. Then, unless the input carries a soft-mask
 of its own (or `mask_repeats` says otherwise), what recurs in it is soft-masked before decoding
-(genannot.euk.repeats: exons pay `softmask_penalty` per masked base); self-training sees the input as
-it is (masked there too, yeast's first four chromosomes lost CDS-exon F1: 0.874 -> 0.859, against 0.884
-masked for the decoding alone).
+(genannot.euk.repeats: exons pay `softmask_penalty` per masked base). Self-training sees the input as
+it is: masked there too, the C. elegans slice with signal models fitted without it was refused (a round
+found 56 complete genes; CDS-exon F1 0.206 against 0.605), and yeast's first four chromosomes lost
+(0.859, masking 5-copy k-mers, against 0.884 with the mask in the final decoding alone).
 
 Without network tracks, consecutive records adding up to at most `GROUP_BP` / workers are decoded
 together (genannot.euk.decode.decode_records: the genes each gives alone, in one pass of the Viterbi
