@@ -161,7 +161,7 @@ def _repeat_masked(records: Iterator[tuple[str, SpooledSequence]], mode: str) ->
     """(`records`, each soft-masked where repeated k-mers cover it, a header note) where `mode` ('auto',
     'always', 'never') asks for it; 'auto' keeps an input's own soft-mask (genannot.euk.repeats)."""
     from genannot.euk.decode import MOSTLY_LOWERCASE
-    from genannot.euk.repeats import K, MIN_COPIES, SAMPLE_BP, masked_blocks, repeated_kmers
+    from genannot.euk.repeats import K, MIN_COPIES, SAMPLE_BP, repeated_kmers
 
     held = _first(records, SAMPLE_BP)
     sample = [seq[0 : min(len(seq), SAMPLE_BP)] for _, seq in held]
@@ -171,9 +171,10 @@ def _repeat_masked(records: Iterator[tuple[str, SpooledSequence]], mode: str) ->
         why = "--mask-repeats never" if mode == "never" else f"the input's own soft-mask: {lower:.1%} of its first {bp:,} bp"
         return itertools.chain(held, records), f"not used ({why})"
     repeats = repeated_kmers(sample)
-    share = sum(sum(map(block.count, "acgtn")) for text in sample for block in masked_blocks(text, repeats)) / max(1, bp)
+    held = [(rec_id, _masked_record(seq, repeats)) for rec_id, seq in held]
+    share = sum(sum(map(seq[0 : min(len(seq), SAMPLE_BP)].count, "acgtn")) for _, seq in held) / max(1, bp)
     note = f"used ({len(repeats):,} {K}-mers seen >= {MIN_COPIES} times in the first {bp:,} bp; {share:.1%} of them masked)"
-    return ((rec_id, _masked_record(seq, repeats)) for rec_id, seq in itertools.chain(held, records)), note
+    return itertools.chain(held, ((rec_id, _masked_record(seq, repeats)) for rec_id, seq in records)), note
 
 
 def _masked_record(seq: SpooledSequence, repeats: np.ndarray) -> SpooledSequence:
