@@ -33,31 +33,23 @@ from typing import Iterable
 
 import numpy as np
 
+from genannot.euk.genemodel import encode, kmer_index, revcomp_codes
+
 K = 15  # odd: no k-mer is its own reverse complement
 MIN_COPIES = 4
 SAMPLE_BP = 5_000_000  # counted on the input's first records up to this many bases
 BLOCK = 1 << 20  # bases masked at a time
-_LUT = np.full(256, 4, dtype=np.uint8)
-for _i, _b in enumerate(b"ACGT"):
-    _LUT[_b] = _LUT[_b + 32] = _i
 
 
 def _canonical(text: str, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(code of the smaller of each k-mer and its reverse complement, whether it holds no N), per start."""
-    codes = _LUT[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+    codes = encode(text)
     n = len(codes) - k + 1
     if n <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-    fwd = np.zeros(n, dtype=np.int64)
-    rev = np.zeros(n, dtype=np.int64)
-    ok = np.ones(n, dtype=bool)
-    for j in range(k):
-        c = codes[j : j + n].astype(np.int64)
-        ok &= c < 4
-        c = np.where(c < 4, c, 0)
-        fwd = fwd * 4 + c
-        rev += (3 - c) << (2 * j)
-    return np.minimum(fwd, rev), ok
+    fwd, ok = kmer_index(codes, k)  # indexed by the k-mer's last base
+    rev, _ = kmer_index(revcomp_codes(codes), k)  # the reverse complement of the k-mer starting at s ends at len - 1 - s
+    return np.minimum(fwd[k - 1 :], rev[::-1][:n]), ok[k - 1 :]
 
 
 def repeated_kmers(texts: Iterable[str], k: int = K, min_copies: int = MIN_COPIES) -> np.ndarray:
