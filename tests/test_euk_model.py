@@ -11,11 +11,12 @@ import pytest
 import torch
 
 from genannot.errors import ModelError
-from genannot.euk.model import CLASSES, EukSegModel, SegConfig, rc_to_forward
+from genannot.euk.model import CLASSES, SIGNAL_TRACKS, EukSegModel, SegConfig, rc_to_forward, signal_tracks
 from genannot.euk.rmt import EncoderConfig, RecurrentMemoryEncoder, RmtConfig, load_gena_lm
 from genannot.euk.tokenizer import DnaTokenizer
 from genannot.euk.unet import HeadConfig, NucleotideHead
 
+from test_euk_decode import params  # noqa: F401  (fixture: signal models fitted on a planted genome)
 from test_euk_tokenizer import gena_format_tokenizer_json
 
 torch.set_num_threads(1)
@@ -333,3 +334,44 @@ def test_rc_to_forward_swaps_strands_and_reverses():
     f = rc_to_forward(p)
     assert np.array_equal(f[0, :5], p[2, 5:]) and np.array_equal(f[0, 5:], p[2, :5])
     assert np.array_equal(rc_to_forward(f), p)
+
+
+def test_signal_tracks_mark_sites_and_swap_under_reverse_complement(params):
+    from genannot.io.seqout import reverse_complement
+
+    seq = "".join(np.random.default_rng(4).choice(list("ACGT"), 2000)) + "NNNN" + "CCATGGCGTAAGGTAAGT" * 5
+    t = signal_tracks(params, seq)
+    assert t.shape == (len(seq), SIGNAL_TRACKS) and t.dtype == np.float32 and np.abs(t).max() <= 2.0
+    atg = {i for i in range(len(seq) - 2) if seq[i : i + 3] == "ATG"}
+    assert set(np.flatnonzero(t[:, 4] > -2.0)) <= atg and len(atg & set(np.flatnonzero(t[:, 4] > -2.0))) > 10
+    stops = {i for i in range(len(seq) - 2) if seq[i : i + 3] in ("TAA", "TAG", "TGA")}
+    assert set(np.flatnonzero(t[:, 5] > -2.0)) == stops
+    assert (t[2000:2004, 2:6] == -2.0).all()  # no site can hold an N
+    # read reverse-complemented: the same tracks, positions reversed and the strand halves swapped
+    r = signal_tracks(params, reverse_complement(seq))
+    assert np.array_equal(r[::-1], np.concatenate([t[:, 6:], t[:, :6]], axis=1))
+
+
+def test_head_with_signal_tracks_saves_loads_and_needs_its_gene_model(tmp_path, params):
+    model = small_seg_model(signal_dim=SIGNAL_TRACKS)
+    seq = "ACGTTGCAATGGCTTAACGGTAAGTTAG" * 20
+    with pytest.raises(ModelError, match="genemodel"):
+        model.predict(seq)
+    model.signal_params = params
+    batch = model.prepare([seq])
+    assert batch.signals.shape == (1, len(seq), SIGNAL_TRACKS)
+    with torch.no_grad():
+        with_tracks = model(batch)
+        batch.signals = torch.zeros_like(batch.signals)
+        assert not torch.allclose(model(batch), with_tracks), "the head ignores its signal tracks"
+    model.save_pretrained(tmp_path / "m")
+    params.save(tmp_path / "m")
+    loaded = EukSegModel.from_pretrained(tmp_path / "m")
+    assert loaded.config.head.signal_dim == SIGNAL_TRACKS and loaded.signal_params is not None
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.half().float())
+    assert np.allclose(model.predict(seq), loaded.predict(seq), atol=1e-6)
+    (tmp_path / "m" / "genemodel.npz").unlink()
+    with pytest.raises(ModelError, match="genemodel"):
+        EukSegModel.from_pretrained(tmp_path / "m")

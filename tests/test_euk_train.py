@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 
+from genannot.errors import InputError
 from genannot.euk.labels import CDS, EXON, INTRON, UTR3, UTR5, representative_transcript, strand_track, window_targets
 from genannot.features import Gene, Transcript
 
@@ -214,3 +215,22 @@ def test_train_cli_settings_and_errors(tmp_path):
     for bad in ("hidden_size", "no_such_setting=1", "epochs=3", "seed=1"):
         assert main(args[:6] + ["-o", str(tmp_path / "s"), "--set", bad]) == 2, bad
     assert not (tmp_path / "s").exists()
+
+
+def test_train_with_signal_tracks_reads_the_fitted_gene_model(tmp_path):
+    import torch
+
+    from genannot.euk.model import SIGNAL_TRACKS, EukSegModel
+    from genannot.euk.train import run_train_euk
+    from test_euk_decode import training_genome, write_pair
+
+    torch.set_num_threads(1)
+    fa, gff = write_pair(tmp_path, training_genome(n=12))
+    settings = {**TINY, "mlm_steps": 0, "max_steps_per_epoch": 3, "signals": True}
+    run_train_euk(genomes=[str(fa)], annotations=[str(gff)], output_dir=str(tmp_path / "m"), epochs=1, device="cpu", batch_size=2, **settings)
+    model = EukSegModel.from_pretrained(tmp_path / "m")
+    assert model.config.head.signal_dim == SIGNAL_TRACKS and model.predict("ACGT" * 100).shape == (400, 10)
+    # random sequence holds no complete coding transcript: no gene model, so no signal tracks to read
+    fa2, gff2 = write_synthetic(tmp_path, n_seq=1, length=7000)
+    with pytest.raises(InputError, match="signals"):
+        run_train_euk(genomes=[str(fa2)], annotations=[str(gff2)], output_dir=str(tmp_path / "r"), epochs=1, device="cpu", batch_size=2, **settings)

@@ -15,7 +15,8 @@ are genannot.euk.windows'; `predict` handles one window of any length (the RMT e
 
 A saved directory is Hugging Face-shaped: config.json (kind, classes, n_outputs, encoder = a
 GENA-LM-style BERT config, rmt, head, provenance), model.safetensors (fp16) and tokenizer.json
-(+ tokenizer_config.json). `EukSegModel.from_gena(dir)` starts a model from a GENA-LM checkpoint
+(+ tokenizer_config.json); a head that reads signal tracks (`head.signal_dim` > 0, `signal_tracks`)
+also needs the decoder's genemodel.npz beside them, the models its tracks are computed with. `EukSegModel.from_gena(dir)` starts a model from a GENA-LM checkpoint
 (its tokenizer and encoder).
 """
 
@@ -59,6 +60,47 @@ for _i, _c in enumerate("ACGT"):
 def nucleotide_ids(clean_seq: str) -> np.ndarray:
     """A C G T N -> 0 1 2 3 4 (input already cleaned: uppercase ACGTN)."""
     return _NUC_LUT[np.frombuffer(clean_seq.encode("ascii"), dtype=np.uint8)]
+
+
+SIGNAL_SCALES = (49, 145)  # bases over which the coding log-odds are averaged (odd: centred windows)
+SIGNAL_TRACKS = 2 * (len(SIGNAL_SCALES) + 4)  # columns of `signal_tracks`
+SIGNAL_CLIP = 8.0  # site log-odds are clipped to +-this (impossible sites: -this), then divided by it / 2
+CODING_SCALE = 10.0  # mean coding log-odds per base (coding exons: ~0.04-0.2 nats) times this, clipped to +-2
+
+
+def _coding_means(cp: np.ndarray) -> list[np.ndarray]:
+    """Per scale, the best of the three reading frames' mean coding log-odds per base in a centred window:
+    a convolution cannot tell a base's position modulo 3, so the frames are resolved here."""
+    n = cp.shape[1]
+    t = np.arange(n)
+    frames = np.stack([cp[(t + ph) % 3, t] for ph in range(3)]).astype(np.float64)
+    cum = np.concatenate([np.zeros((3, 1)), np.cumsum(frames, axis=1)], axis=1)
+    out = []
+    for w in SIGNAL_SCALES:
+        lo, hi = np.clip(t - w // 2, 0, n), np.clip(t + w // 2 + 1, 0, n)
+        out.append(((cum[:, hi] - cum[:, lo]) / np.maximum(1, hi - lo)).max(axis=0) * CODING_SCALE)
+    return out
+
+
+def signal_tracks(params, seq: str) -> np.ndarray:
+    """(len(seq), SIGNAL_TRACKS) float32 inputs for a head with `signal_dim`: the decoder's models
+    (genannot.euk.genemodel.GeneModelParams) scored on the window as read: the coding chain's mean
+    log-odds per base in the best frame at each of SIGNAL_SCALES, then donor, acceptor, start and stop
+    log-odds, first on the window's forward strand, then on its reverse complement (mapped back to
+    forward positions). All in [-2, 2]."""
+    from genannot.euk.genemodel import encode, revcomp_codes
+
+    codes = encode(seq)
+    if not len(codes):
+        return np.zeros((0, SIGNAL_TRACKS), dtype=np.float32)
+    cols = []
+    for strand_codes, back in ((codes, False), (revcomp_codes(codes), True)):
+        sites = np.stack([params.donor_scores(strand_codes, False), params.acceptor_scores(strand_codes, False),
+                          params.start_scores(strand_codes), params.stop_scores(strand_codes)])
+        sites = np.clip(np.nan_to_num(sites, nan=0.0, neginf=-SIGNAL_CLIP, posinf=SIGNAL_CLIP), -SIGNAL_CLIP, SIGNAL_CLIP) * (2.0 / SIGNAL_CLIP)
+        parts = [np.clip(c, -2.0, 2.0) for c in _coding_means(params.coding_scores(strand_codes))] + list(sites)
+        cols.extend(p[::-1] if back else p for p in parts)
+    return np.stack(cols, axis=1).astype(np.float32)
 
 
 @dataclass
@@ -105,9 +147,11 @@ class SegBatch:
     nuc_ids: torch.Tensor  # (B, L)
     softmask: torch.Tensor  # (B, L) bool
     base_lengths: torch.Tensor  # (B,)
+    signals: torch.Tensor | None = None  # (B, L, SIGNAL_TRACKS) for a head that reads them
 
     def to(self, device: torch.device | str) -> "SegBatch":
-        return SegBatch(*(t.to(device) for t in (self.input_ids, self.lengths, self.base_to_token, self.nuc_ids, self.softmask, self.base_lengths)))
+        return SegBatch(*(None if t is None else t.to(device) for t in (self.input_ids, self.lengths, self.base_to_token, self.nuc_ids,
+                                                                          self.softmask, self.base_lengths, self.signals)))
 
 
 class EukSegModel(nn.Module):
@@ -122,6 +166,7 @@ class EukSegModel(nn.Module):
         self.encoder = RecurrentMemoryEncoder(config.encoder, config.rmt)
         self.head = NucleotideHead(config.encoder.hidden_size, config.head)
         self.metadata: dict[str, Any] = {}
+        self.signal_params = None  # GeneModelParams behind `signal_tracks`, for a head with signal_dim
 
     # ------------------------------------------------------------------ inputs
 
@@ -149,6 +194,13 @@ class EukSegModel(nn.Module):
             b2t[i, : len(n)] = e.base_to_token
             nuc[i, : len(n)] = n
             sm[i, : len(m)] = m
+        signals = None
+        if self.config.head.signal_dim:
+            if self.signal_params is None:
+                raise ModelError("this model reads signal tracks but has no gene-structure model (genemodel.npz) to compute them")
+            signals = np.zeros((b, length, SIGNAL_TRACKS), dtype=np.float32)
+            for i, s in enumerate(seqs):
+                signals[i, : len(s)] = signal_tracks(self.signal_params, s)
         return SegBatch(
             torch.from_numpy(ids),
             torch.tensor([len(e) for e in encs], dtype=torch.long),
@@ -156,6 +208,7 @@ class EukSegModel(nn.Module):
             torch.from_numpy(nuc),
             torch.from_numpy(sm),
             torch.tensor([len(s) for s in seqs], dtype=torch.long),
+            None if signals is None else torch.from_numpy(signals),
         )
 
     # ------------------------------------------------------------------ forward / predict
@@ -163,7 +216,8 @@ class EukSegModel(nn.Module):
     def forward(self, batch: SegBatch, *, carry_memory: bool = True, n_cycles: int | None = None) -> torch.Tensor:
         """Logits (B, L, n_outputs)."""
         states = self.encoder(batch.input_ids, batch.lengths, carry_memory=carry_memory)
-        return self.head(states, batch.base_to_token, batch.nuc_ids, batch.softmask, n_cycles=n_cycles, lengths=batch.base_lengths)
+        return self.head(states, batch.base_to_token, batch.nuc_ids, batch.softmask, n_cycles=n_cycles, lengths=batch.base_lengths,
+                         signals=batch.signals)
 
     @property
     def n_outputs(self) -> int:
@@ -267,6 +321,10 @@ class EukSegModel(nn.Module):
         sd = load_file(str(d / "model.safetensors"), device="cpu")
         sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
         strict_load(model, sd, f"{d}: weights do not match config.json")
+        if config.head.signal_dim:
+            from genannot.euk.genemodel import GeneModelParams
+
+            model.signal_params = GeneModelParams.load(d)
         return model.to(device).eval()
 
     @classmethod

@@ -61,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "kernel_size": 9,
     "n_cycles": 1,
     "n_outputs": 10,  # 10: both strands per window (reading, opposite); 5: the reading strand only
+    "signals": False,  # the head also reads the decoder's signal tracks (genannot.euk.model.signal_tracks)
     "softmask": "auto",  # True / False / "auto": on when >= 5% of the training bases are soft-masked
     "init_model": None,  # a GENA-LM checkpoint directory, or a euk-seg model directory to fine-tune
     # data
@@ -171,6 +172,13 @@ def fit_gene_model(genomes: Sequence[str], annotations: Sequence[str], holdout: 
         return
     params.save(out)
     log.info("signal models for the decoder written to %s", out / FILE_NAME)
+
+
+def _gene_model(out: Path):
+    """The signal models `fit_gene_model` wrote into `out`, or None."""
+    from genannot.euk.genemodel import FILE_NAME, GeneModelParams
+
+    return GeneModelParams.load(out) if (out / FILE_NAME).is_file() else None
 
 
 def split_regions(data: list[SeqData], holdout: str | None) -> tuple[list[Region], list[Region], list[Region]]:
@@ -442,8 +450,19 @@ def mlm_pretrain(model, data, regions, *, steps, batch, prob, lr, device, rng, l
 # ----------------------------------------------------------------------------- model construction
 
 
-def build_model(settings: dict[str, Any], train_seqs: Iterable[str], softmask_on: bool):
-    from genannot.euk.model import EukSegModel, SegConfig
+def build_model(settings: dict[str, Any], train_seqs: Iterable[str], softmask_on: bool, signal_params=None):
+    """A new model (or one from `init_model`); a head that reads signal tracks (`signals`, or a fine-tuned
+    model's) reads them from `signal_params`, the genemodel fitted into the output directory."""
+    model = _new_model(settings, train_seqs, softmask_on)
+    if model.config.head.signal_dim:
+        if signal_params is None:
+            raise InputError("signals: the head reads the decoder's signal tracks, but no gene-structure model could be fitted")
+        model.signal_params = signal_params
+    return model
+
+
+def _new_model(settings: dict[str, Any], train_seqs: Iterable[str], softmask_on: bool):
+    from genannot.euk.model import SIGNAL_TRACKS, EukSegModel, SegConfig
     from genannot.euk.rmt import EncoderConfig, RmtConfig
     from genannot.euk.tokenizer import DnaTokenizer
     from genannot.euk.unet import HeadConfig
@@ -457,6 +476,7 @@ def build_model(settings: dict[str, Any], train_seqs: Iterable[str], softmask_on
         dropout=settings["head_dropout"],
         n_cycles=settings["n_cycles"],
         n_classes=settings.get("n_outputs", 10),
+        signal_dim=SIGNAL_TRACKS if settings.get("signals") else 0,
     )
     rmt = RmtConfig(settings["num_mem_tokens"], settings["bptt_depth"], settings["segment_tokens"])
     init = settings.get("init_model")
@@ -575,7 +595,7 @@ def run_train_euk(
             sm = masked / max(1, train_bp) >= 0.05
             log.info("soft-mask feature %s (%.1f%% of training bases soft-masked)", "on" if sm else "off", 100 * masked / max(1, train_bp))
         seqs = (data[r.idx].seq[r.start : r.end] for r in unsup_regions)
-        model = build_model(settings, seqs, bool(sm))
+        model = build_model(settings, seqs, bool(sm), _gene_model(out))
     model.to(dev)
     npar = model.num_parameters()
     log.info("model: %s parameters (encoder %s, head %s)", f"{npar['total']:,}", f"{npar['encoder']:,}", f"{npar['head']:,}")

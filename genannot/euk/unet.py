@@ -3,7 +3,10 @@
 1. Each token's encoder state (projected to `token_dim`) is repeated over the bases it covers
    (`base_to_token` from the tokenizer's span map).
 2. Concatenated with a learned nucleotide embedding (A, C, G, T, N), plus a learned soft-mask
-   vector on lowercase bases when `softmask` is on.
+   vector on lowercase bases when `softmask` is on, and, when `signal_dim` > 0, that many per-base
+   signal tracks of the decoder's own models (genannot.euk.model.signal_tracks: coding log-odds per
+   frame, splice, start and stop scores, both strands), which a small model trained on little data
+   cannot learn from sequence alone.
 3. A 1D convolutional U-Net (residual conv blocks with per-position channel LayerNorm, stride-2 down-sampling, nearest up-sampling,
    skip connections). Any length works: the input is padded to a multiple of 2^(levels-1) and the
    output cropped back, so the output has exactly one row per base.
@@ -37,6 +40,7 @@ class HeadConfig:
     dropout: float = 0.0
     n_cycles: int = 1
     n_classes: int = N_CLASSES
+    signal_dim: int = 0
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "HeadConfig":
@@ -128,7 +132,7 @@ class NucleotideHead(nn.Module):
         self.nuc_emb = nn.Embedding(5, cfg.nuc_dim)
         if cfg.softmask:
             self.softmask_emb = nn.Parameter(torch.zeros(cfg.nuc_dim))
-        self.in_proj = nn.Conv1d(cfg.token_dim + cfg.nuc_dim, c0, 1)
+        self.in_proj = nn.Conv1d(cfg.token_dim + cfg.nuc_dim + cfg.signal_dim, c0, 1)
         self.unet = UNet1d(tuple(cfg.channels), cfg.kernel_size, cfg.dropout)
         self.recycle = nn.Conv1d(c0, c0, 1)
         nn.init.zeros_(self.recycle.weight)
@@ -144,9 +148,10 @@ class NucleotideHead(nn.Module):
         softmask: torch.Tensor | None = None,
         n_cycles: int | None = None,
         lengths: torch.Tensor | None = None,
+        signals: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """token_states (B, T, H), base_to_token (B, L), nuc_ids (B, L), softmask (B, L),
-        lengths (B,) bases per item (default: all L) -> logits (B, L, n_classes)."""
+        lengths (B,) bases per item (default: all L), signals (B, L, signal_dim) -> logits (B, L, n_classes)."""
         b, length = nuc_ids.shape
         tok = self.token_proj(token_states)  # (B, T, D)
         idx = base_to_token.clamp(0, tok.shape[1] - 1).unsqueeze(-1).expand(-1, -1, tok.shape[-1])
@@ -154,7 +159,12 @@ class NucleotideHead(nn.Module):
         nuc = self.nuc_emb(nuc_ids)
         if self.cfg.softmask and softmask is not None:
             nuc = nuc + softmask.unsqueeze(-1).to(nuc.dtype) * self.softmask_emb
-        x = self.in_proj(torch.cat([per_base, nuc], dim=-1).transpose(1, 2))  # (B, C0, L)
+        parts = [per_base, nuc]
+        if self.cfg.signal_dim:
+            if signals is None or signals.shape[-1] != self.cfg.signal_dim:
+                raise ValueError(f"this head reads {self.cfg.signal_dim} signal tracks per base")
+            parts.append(signals.to(nuc.dtype))
+        x = self.in_proj(torch.cat(parts, dim=-1).transpose(1, 2))  # (B, C0, L)
         m = self.unet.multiple
         padded = length + (-length) % m
         if lengths is None:
