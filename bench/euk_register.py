@@ -78,7 +78,9 @@ def main() -> int:
     entry = entry_toml(
         NAME, "euk-seg", f"package:{FOLDER}", dest, default=True, tokenizer=f"bpe-{enc['vocab_size']}",
         architecture=(f"pre-LN BERT {enc['num_hidden_layers']} layers x {enc['hidden_size']} with {cfg['rmt']['num_mem_tokens']} "
-                      f"memory tokens (RMT), U-Net head {head['channels']}, 10 outputs (both strands); {n_params:,} parameters, fp16"),
+                      f"memory tokens (RMT), U-Net head {head['channels']}"
+                      + (f" also reading {head['signal_dim']} signal tracks of the decoder's models" if head.get("signal_dim") else "")
+                      + f", 10 outputs (both strands); {n_params:,} parameters, fp16"),
         description=("genannot's eukaryotic segmentation model and the decoder's signal models, trained by bench/euk_train.sh on "
                      "2 CPU cores. Metrics: per base on the held-out human chr9:1-1,000,000 (validation windows of the last "
                      "epoch) and, where given, gene-level figures of `genannot euk` on sequence it never saw (bench/euk_bench.py)."),
