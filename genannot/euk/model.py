@@ -16,8 +16,8 @@ are genannot.euk.windows'; `predict` handles one window of any length (the RMT e
 A saved directory is Hugging Face-shaped: config.json (kind, classes, n_outputs, encoder = a
 GENA-LM-style BERT config, rmt, head, provenance), model.safetensors (fp16) and tokenizer.json
 (+ tokenizer_config.json); a head that reads signal tracks (`head.signal_dim` > 0, `signal_tracks`)
-also needs the decoder's genemodel.npz beside them, the models its tracks are computed with. `EukSegModel.from_gena(dir)` starts a model from a GENA-LM checkpoint
-(its tokenizer and encoder).
+also needs the decoder's genemodel.npz beside them, the models its tracks are computed with.
+`EukSegModel.from_gena(dir)` starts a model from a GENA-LM checkpoint (its tokenizer and encoder).
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@
    (`base_to_token` from the tokenizer's span map).
 2. Concatenated with a learned nucleotide embedding (A, C, G, T, N), plus a learned soft-mask
    vector on lowercase bases when `softmask` is on, and, when `signal_dim` > 0, that many per-base
-   signal tracks of the decoder's own models (genannot.euk.model.signal_tracks: coding log-odds per
-   frame, splice, start and stop scores, both strands), which a small model trained on little data
-   cannot learn from sequence alone.
+   signal tracks of the decoder's own models (genannot.euk.model.signal_tracks: the coding chain's
+   mean log-odds in the best reading frame, splice, start and stop scores, both strands), which a
+   small model trained on little data does not learn from sequence alone.
 3. A 1D convolutional U-Net (residual conv blocks with per-position channel LayerNorm, stride-2 down-sampling, nearest up-sampling,
    skip connections). Any length works: the input is padded to a multiple of 2^(levels-1) and the
    output cropped back, so the output has exactly one row per base.
