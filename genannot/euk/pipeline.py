@@ -166,15 +166,20 @@ def _repeat_masked(records: Iterator[tuple[str, SpooledSequence]], mode: str) ->
     held = _first(records, SAMPLE_BP)
     sample = [seq[0 : min(len(seq), SAMPLE_BP)] for _, seq in held]
     bp = sum(map(len, sample))
-    lower = sum(sum(map(text.count, "acgtn")) for text in sample) / max(1, bp)
+    lower = _soft_masked_share(sample, bp)
     if mode == "never" or (mode == "auto" and OWN_SOFTMASK <= lower < MOSTLY_LOWERCASE):
         why = "--mask-repeats never" if mode == "never" else f"the input's own soft-mask: {lower:.1%} of its first {bp:,} bp"
         return itertools.chain(held, records), f"not used ({why})"
     repeats = repeated_kmers(sample)
     held = [(rec_id, _masked_record(seq, repeats)) for rec_id, seq in held]
-    share = sum(sum(map(seq[0 : min(len(seq), SAMPLE_BP)].count, "acgtn")) for _, seq in held) / max(1, bp)
+    share = _soft_masked_share([seq[0 : min(len(seq), SAMPLE_BP)] for _, seq in held], bp)
     note = f"used ({len(repeats):,} {K}-mers seen >= {MIN_COPIES} times in the first {bp:,} bp; {share:.1%} of them masked)"
     return itertools.chain(held, ((rec_id, _masked_record(seq, repeats)) for rec_id, seq in records)), note
+
+
+def _soft_masked_share(texts: list[str], bp: int) -> float:
+    """Share of soft-masked (lowercase a c g t n) bases in `texts`, which hold `bp` bases."""
+    return sum(sum(map(text.count, "acgtn")) for text in texts) / max(1, bp)
 
 
 def _masked_record(seq: SpooledSequence, repeats: np.ndarray) -> SpooledSequence:
