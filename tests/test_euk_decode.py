@@ -12,7 +12,9 @@ import pytest
 
 from genannot.errors import ModelError
 from genannot.euk.decode import DecodeOptions, GeneHMM, decode_heuristic, decode_record, decode_records, intron_mixture
-from genannot.euk.genemodel import FILE_NAME, GC_EDGES, GeneModelParams, encode, gc_classes, kmer_index, upstream_atg
+from genannot.euk.genemodel import (
+    FILE_NAME, GC_EDGES, GeneModelParams, PairwiseSiteModel, SignalModel, encode, gc_classes, kmer_index, upstream_atg,
+)
 from genannot.euk.labels import strand_track
 from genannot.features import Gene, Transcript
 from genannot.io.seqout import reverse_complement, translate
@@ -174,6 +176,62 @@ def test_fit_save_load_roundtrip(tmp_path, params):
     (tmp_path / "bad" / FILE_NAME).write_bytes(b"not a zip")
     with pytest.raises(ModelError):
         GeneModelParams.load(tmp_path / "bad")
+
+
+def test_pairwise_site_model_learns_what_a_chain_cannot():
+    """Sites whose first and last window bases are equal (a dependency 8 bases apart) against decoys
+    without it: the pairwise model separates them on fresh windows, the order-1 chain does not."""
+    rng = np.random.default_rng(3)
+
+    def windows(n: int, site: bool) -> np.ndarray:
+        w = rng.integers(0, 4, (n, 9)).astype(np.uint8)
+        w[:, 3], w[:, 4] = 2, 3  # GT
+        same = w[:, 0] == w[:, 8]
+        w[same != site, 8] = (w[same != site, 0] + (0 if site else 1)) % 4
+        return w
+
+    log_bg = np.log(np.full(4, 0.25))
+    model = PairwiseSiteModel.fit(windows(2000, True), windows(8000, False), 3, 0, 8, log_bg)
+    chain = SignalModel.fit(np.concatenate([np.zeros((2000, 1), np.uint8), windows(2000, True)], axis=1), 3, 9, 1)
+
+    def auc(score) -> float:
+        a, b = score(windows(500, True)), score(windows(500, False))
+        return float((a[:, None] > b[None, :]).mean())
+
+    def pairwise_at_site(w: np.ndarray) -> np.ndarray:  # each window laid out alone, scored at its reference point
+        return np.array([model.score(x)[3] for x in w])
+
+    def chain_at_site(w: np.ndarray) -> np.ndarray:
+        return np.array([chain.score(np.concatenate([[0], x]).astype(np.uint8), log_bg)[4] for x in w])
+
+    assert auc(pairwise_at_site) > 0.95
+    assert abs(auc(chain_at_site) - 0.5) < 0.1
+    assert model.words == {"GT": pytest.approx(np.log(16.0))}  # every decoy is GT: log(1 / (1/4 * 1/4))
+    assert np.isnan(model.score(encode("AAAGCAAAA"))[3])  # a dinucleotide no decoy had: the chain scores it
+
+
+def test_pairwise_splice_models_fit_blend_and_survive_save_load(tmp_path):
+    b = training_genome(5, 160)
+    fitted = GeneModelParams.from_genes([(b.seq, b.genes)])
+    assert fitted.stats["donor_sites"] >= 100
+    assert fitted.donor_pairwise is not None and fitted.acceptor_pairwise is not None
+    chains = GeneModelParams.from_genes([(b.seq, b.genes)], pairwise=False)
+    assert chains.donor_pairwise is None and chains.acceptor_pairwise is None
+    np.testing.assert_array_equal(chains.donor.logp, fitted.donor.logp)
+    codes = encode(training_genome(7, 3).seq)
+    for f, model in (("donor_scores", fitted.donor_pairwise), ("acceptor_scores", fitted.acceptor_pairwise)):
+        chain, blended = getattr(fitted, f)(codes, pairwise=False), getattr(fitted, f)(codes)
+        np.testing.assert_array_equal(chain, getattr(chains, f)(codes))
+        pw = model.score(codes)
+        at = np.isfinite(chain) & np.isfinite(pw)
+        assert at.sum() > 10
+        np.testing.assert_allclose(blended[at], 0.5 * chain[at] + 0.5 * pw[at], rtol=1e-5, atol=1e-4)
+        assert np.array_equal(np.isfinite(blended), np.isfinite(chain))  # the splice filter as before
+    back = GeneModelParams.load(fitted.save(tmp_path / "m"))
+    for f in ("donor_scores", "acceptor_scores"):
+        np.testing.assert_allclose(getattr(back, f)(codes), getattr(fitted, f)(codes), atol=1e-5)
+    assert back.pairwise_weight == 0.5 and back.acceptor_pairwise.words == fitted.acceptor_pairwise.words
+    assert GeneModelParams.load(chains.save(tmp_path / "c")).donor_pairwise is None
 
 
 def test_gc_classes_choose_the_coding_chain_by_local_gc(tmp_path, params):

@@ -9,7 +9,9 @@ What is estimated (all counts with pseudocounts, so any sequence gets a finite s
 - splice sites: donor -3..+6 around the intron's first base (3 exon + 6 intron bases), acceptor
   -20..+3 around the exon's first base (20 intron bases ending in the AG + 3 exon bases), each a
   position-specific Markov chain of order `signal_order` conditioned on the preceding bases, and the
-  counts of every dinucleotide at real donors (GT, GC, AT, ...) and acceptors (AG, AC, ...);
+  counts of every dinucleotide at real donors (GT, GC, AT, ...) and acceptors (AG, AC, ...); beside
+  the chains, a pairwise model of the same windows trained against decoy sites (`PairwiseSiteModel`,
+  see its section), whose score a site's is blended with;
 - start context (Kozak): -9..+5 around the A of ATG, same form; and how often an in-frame ATG lies
   upstream within `UPSTREAM_CODONS` codons, no stop between (`upstream_atg`), at real starts and at
   ATGs outside genes: ribosomes scan from the cap and start at the first ATG, so a real start rarely
@@ -177,6 +179,150 @@ def _shift(a: np.ndarray, shift: int, fill: Any) -> np.ndarray:
     return b
 
 
+# ----------------------------------------------------------------------------- pairwise splice-site models
+
+# Splice sites scored by a pairwise model trained against decoy sites (maximum-entropy style).
+#
+# A position-specific Markov chain (genannot.euk.genemodel.SignalModel) sees each base with the one
+# before it; the bases of a donor are not independent further apart (a weak +5 G is made up for by a
+# strong -1 G, as MaxEntScan and GENSCAN's maximal dependence decomposition exploit). This model scores
+# a window by a logistic regression over every base and every pair of bases at most `max_distance`
+# apart, trained to tell real sites from decoys: the allowed dinucleotides (GT, GC, AT donors; AG, AC
+# acceptors) inside the same genes that are not sites. Class-balanced, its logit is
+# log P(window | site) / P(window | decoy); adding the dinucleotide's log share among decoys against the
+# background composition gives, as the chain does, log-odds against background sequence.
+#
+# The decoder takes `weight` x this score + (1 - weight) x the chain's at every site with a dinucleotide
+# seen among the decoys. Leave-one-species-out over the mammal regions of ../shared/data (bench/euk_loo.py,
+# repeats masked), CDS-exon / intron F1: chains alone 0.663 / 0.671 (held-out human chr9:1-1,000,000 0.254 /
+# 0.141); with a ridge of 1e-3, pairwise alone 0.650 / 0.654 (chr9 0.279 / 0.182), half and half 0.670 / 0.679
+# (0.256 / 0.183); with `PAIRWISE_L2` = 1e-4, half and half 0.680 / 0.690 (0.291 / 0.211).
+
+PAIRWISE_L2 = 1e-4  # ridge penalty on the weights (the loss is a class-balanced mean)
+PAIRWISE_ITERATIONS = 200  # L-BFGS iterations
+PAIRWISE_WEIGHT = 0.5  # the pairwise model's share of a site's score
+PAIRWISE_MIN_SITES = 100  # real sites needed to fit one (fewer: the chain alone)
+DONOR_PAIR_DISTANCE = 8  # every pair of the 9-base donor window
+ACCEPTOR_PAIR_DISTANCE = 3  # pairs up to 3 apart in the 23-base acceptor window
+DECOY_SHARE = 0.1  # share of the decoy dinucleotides inside genes that is kept ...
+MAX_DECOYS = 200_000  # ... up to this many per kind
+
+
+@dataclass
+class PairwiseSiteModel:
+    """Logistic scores of windows of `length` bases, `before` of them before the reference point."""
+
+    before: int
+    length: int
+    word_offset: int  # the site dinucleotide's first base, relative to the reference point (donor 0, acceptor -2)
+    pairs: np.ndarray  # (P, 2) window positions i < j
+    single: np.ndarray  # (length, 4) weight of each base at each position
+    pair: np.ndarray  # (P, 16) weight of each base pair (4 * base_i + base_j)
+    bias: float
+    words: dict[str, float]  # site dinucleotide -> log share among decoys - log background
+
+    @classmethod
+    def fit(cls, sites: np.ndarray, decoys: np.ndarray, before: int, word_offset: int, max_distance: int,
+            log_bg: np.ndarray) -> "PairwiseSiteModel":
+        """`sites`, `decoys`: (n, length) codes 0-3 (no N), windows around real and decoy sites."""
+        import torch
+
+        length = sites.shape[1]
+        pairs = np.array([(i, j) for i in range(length) for j in range(i + 1, min(length, i + max_distance + 1))],
+                         dtype=np.int64).reshape(-1, 2)
+        windows = np.concatenate([sites, decoys]).astype(np.int64)
+        y = np.concatenate([np.ones(len(sites)), np.zeros(len(decoys))])
+        single_idx = torch.from_numpy(np.arange(length) * 4 + windows)
+        pair_idx = torch.from_numpy(np.arange(len(pairs)) * 16 + 4 * windows[:, pairs[:, 0]] + windows[:, pairs[:, 1]])
+        target = torch.from_numpy(y)
+        weight = torch.from_numpy(np.where(y > 0, 0.5 / len(sites), 0.5 / len(decoys)))
+        ws = torch.zeros(length * 4, dtype=torch.float64, requires_grad=True)
+        wp = torch.zeros(len(pairs) * 16, dtype=torch.float64, requires_grad=True)
+        b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([ws, wp, b], max_iter=PAIRWISE_ITERATIONS, line_search_fn="strong_wolfe")
+
+        def loss_fn():
+            opt.zero_grad()
+            z = ws[single_idx].sum(1) + wp[pair_idx].sum(1) + b
+            bce = torch.nn.functional.binary_cross_entropy_with_logits(z, target, reduction="none")
+            loss = (weight * bce).sum() + PAIRWISE_L2 * (ws.pow(2).sum() + wp.pow(2).sum())
+            loss.backward()
+            return loss
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # the same weights whatever the machine's core count
+        try:
+            opt.step(loss_fn)
+        finally:
+            torch.set_num_threads(threads)
+        return cls(before, length, word_offset, pairs, ws.detach().numpy().reshape(length, 4).astype(np.float32),
+                   wp.detach().numpy().reshape(-1, 16).astype(np.float32), float(b.detach()),
+                   word_log_odds(decoys, before + word_offset, log_bg))
+
+    def score(self, codes: np.ndarray) -> np.ndarray:
+        """(float64) log-odds against background of a site with its reference point at every position t;
+        NaN where the site's dinucleotide was never a decoy (the chain alone scores those), -inf where the
+        window runs off the sequence or holds an N."""
+        n = len(codes)
+        c = np.where(codes < 4, codes, 0).astype(np.int64)
+        cols, ok = [], np.ones(n, dtype=bool)
+        for j in range(self.length):
+            cols.append(_shift(c, j - self.before, 0))
+            ok &= _shift(codes < 4, j - self.before, False)
+        out = np.full(n, self.bias)
+        for j in range(self.length):
+            out += self.single[j][cols[j]]
+        for k, (i, j) in enumerate(self.pairs):
+            out += self.pair[k][4 * cols[i] + cols[j]]
+        word = np.full(16, np.nan)
+        for w, v in self.words.items():
+            word[4 * "ACGT".index(w[0]) + "ACGT".index(w[1])] = v
+        at = self.before + self.word_offset
+        out += word[4 * cols[at] + cols[at + 1]]
+        out[~ok] = -np.inf
+        return out
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """The model as named arrays for an .npz file (`from_arrays` reads them back)."""
+        head = np.array([self.before, self.length, self.word_offset], dtype=np.int64)
+        words = np.array([[4 * "ACGT".index(w[0]) + "ACGT".index(w[1]), v] for w, v in sorted(self.words.items())]).reshape(-1, 2)
+        return {f"{prefix}_head": head, f"{prefix}_pairs": self.pairs, f"{prefix}_single": self.single,
+                f"{prefix}_pair": self.pair, f"{prefix}_bias": np.array([self.bias]), f"{prefix}_words": words}
+
+    @classmethod
+    def from_arrays(cls, arr: dict[str, np.ndarray], prefix: str) -> "PairwiseSiteModel | None":
+        if f"{prefix}_head" not in arr:
+            return None
+        before, length, word_offset = (int(x) for x in arr[f"{prefix}_head"])
+        words = {"ACGT"[int(i) // 4] + "ACGT"[int(i) % 4]: float(v) for i, v in arr[f"{prefix}_words"]}
+        return cls(before, length, word_offset, arr[f"{prefix}_pairs"].astype(np.int64), arr[f"{prefix}_single"].astype(np.float32),
+                   arr[f"{prefix}_pair"].astype(np.float32), float(arr[f"{prefix}_bias"][0]), words)
+
+
+def blend(chain: np.ndarray, pairwise: np.ndarray | None, weight: float) -> np.ndarray:
+    """`weight` x the pairwise score + (1 - `weight`) x the chain's where the pairwise model scores the
+    site (-inf where either is -inf); the chain's elsewhere."""
+    if pairwise is None:
+        return chain
+    out = chain.astype(np.float64)
+    m = ~np.isnan(pairwise)
+    both = m & np.isfinite(out) & np.isfinite(pairwise)
+    out[both] = (1 - weight) * out[both] + weight * pairwise[both]
+    out[m & ~both] = -np.inf
+    return out.astype(np.float32)
+
+
+def word_log_odds(decoys: np.ndarray, at: int, log_bg: np.ndarray) -> dict[str, float]:
+    """Log share of each dinucleotide (window positions at, at + 1) among `decoys`, against the background
+    composition: what turns the class-balanced logit into log-odds against background sequence."""
+    code = 4 * decoys[:, at].astype(np.int64) + decoys[:, at + 1]
+    counts = np.bincount(code, minlength=16)
+    out = {}
+    for i in np.flatnonzero(counts):
+        out["ACGT"[i // 4] + "ACGT"[i % 4]] = float(np.log(counts[i] / counts.sum()) - log_bg[i // 4] - log_bg[i % 4])
+    return out
+
+
 # ----------------------------------------------------------------------------- the parameter set
 
 
@@ -198,6 +344,9 @@ class GeneModelParams:
     # share of real starts / of ATGs outside genes with an in-frame ATG upstream (`upstream_atg`); empty: not scored
     upstream_atg_share: np.ndarray = field(default_factory=lambda: np.zeros(0))
     splice_weight: float = 1.0  # factor on the donor / acceptor log-odds (self-trained splice models: see selftrain)
+    donor_pairwise: PairwiseSiteModel | None = None  # blended with the chains at `pairwise_weight` (None: chains alone)
+    acceptor_pairwise: PairwiseSiteModel | None = None
+    pairwise_weight: float = PAIRWISE_WEIGHT
 
     @property
     def coding_order(self) -> int:
@@ -212,17 +361,23 @@ class GeneModelParams:
         ok = CANONICAL_DONORS if kind == "donor" else CANONICAL_ACCEPTORS
         return {p for p, n in pairs.items() if n >= min_count and "N" not in p and (p in ok or not canonical)}
 
-    def donor_scores(self, codes: np.ndarray, splice_filter: bool = True) -> np.ndarray:
+    def donor_scores(self, codes: np.ndarray, splice_filter: bool = True, pairwise: bool = True) -> np.ndarray:
         """Log-odds that an intron starts at t (first intron base); -inf at disallowed dinucleotides
-        when `splice_filter`."""
-        s = self.donor.score(codes, self.log_bg) * np.float32(self.splice_weight)
+        when `splice_filter`; with `pairwise`, blended with the pairwise model where there is one."""
+        s = self.donor.score(codes, self.log_bg)
+        if pairwise and self.donor_pairwise is not None:
+            s = blend(s, self.donor_pairwise.score(codes), self.pairwise_weight)
+        s = s * np.float32(self.splice_weight)
         if splice_filter:
             s[~_pair_mask(codes, self.allowed_pairs("donor"), 0)] = -np.inf
         return s
 
-    def acceptor_scores(self, codes: np.ndarray, splice_filter: bool = True) -> np.ndarray:
+    def acceptor_scores(self, codes: np.ndarray, splice_filter: bool = True, pairwise: bool = True) -> np.ndarray:
         """Log-odds that an exon starts at t after an intron ending at t-1 (the AG at t-2, t-1)."""
-        s = self.acceptor.score(codes, self.log_bg) * np.float32(self.splice_weight)
+        s = self.acceptor.score(codes, self.log_bg)
+        if pairwise and self.acceptor_pairwise is not None:
+            s = blend(s, self.acceptor_pairwise.score(codes), self.pairwise_weight)
+        s = s * np.float32(self.splice_weight)
         if splice_filter:
             s[~_pair_mask(codes, self.allowed_pairs("acceptor"), -2)] = -np.inf
         return s
@@ -297,6 +452,7 @@ class GeneModelParams:
             "acceptor_pairs": self.acceptor_pairs,
             "stats": self.stats,
             "splice_weight": self.splice_weight,
+            "pairwise_weight": self.pairwise_weight,
         }
         arrays = {
             "log_bg": self.log_bg, "donor": self.donor.logp, "acceptor": self.acceptor.logp, "start": self.start.logp,
@@ -306,6 +462,9 @@ class GeneModelParams:
         }
         for k, v in self.lengths.items():
             arrays[f"length_{k}"] = np.asarray(v, dtype=np.int64)
+        for prefix, model in (("donor_pw", self.donor_pairwise), ("acceptor_pw", self.acceptor_pairwise)):
+            if model is not None:
+                arrays.update(model.arrays(prefix))
         path = d / FILE_NAME
         tmp = d / (FILE_NAME + ".tmp.npz")
         np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
@@ -341,6 +500,9 @@ class GeneModelParams:
             lengths={k[len("length_"):]: v for k, v in arr.items() if k.startswith("length_")},
             intron_phases=arr["intron_phases"], stats=meta.get("stats", {}), gc_edges=arr.get("gc_edges", np.zeros(0)),
             upstream_atg_share=arr.get("upstream_atg_share", np.zeros(0)), splice_weight=float(meta.get("splice_weight", 1.0)),
+            donor_pairwise=PairwiseSiteModel.from_arrays(arr, "donor_pw"),
+            acceptor_pairwise=PairwiseSiteModel.from_arrays(arr, "acceptor_pw"),
+            pairwise_weight=float(meta.get("pairwise_weight", PAIRWISE_WEIGHT)),
         )
 
     # ------------------------------------------------------------------ fitting
@@ -356,6 +518,7 @@ class GeneModelParams:
         backoff: float = 16.0,
         gc_edges: Sequence[float] = GC_EDGES,
         exclude: tuple[str, int, int] | None = None,
+        pairwise: bool = True,
     ) -> "GeneModelParams":
         """Estimate every model from (FASTA, annotation) pairs (sequence ids must match).
 
@@ -384,7 +547,7 @@ class GeneModelParams:
                     raise InputError(f"{ann}: none of its sequence ids is in {fa}")
 
         params = cls.from_genes(pairs(), coding_order=coding_order, signal_order=signal_order, pseudo=pseudo,
-                                backoff=backoff, gc_edges=gc_edges, files=files)
+                                backoff=backoff, gc_edges=gc_edges, files=files, pairwise=pairwise)
         if params.stats["complete_orfs"] == 0:
             raise InputError("no complete coding transcript (ATG ... stop) in the training annotation: cannot fit a gene model")
         return params
@@ -400,10 +563,12 @@ class GeneModelParams:
         backoff: float = 16.0,
         gc_edges: Sequence[float] = (),
         files: list[list[str]] | None = None,
+        pairwise: bool = True,
     ) -> "GeneModelParams":
         """Estimate every model from (sequence, its genes) pairs held in memory (`fit` reads them from
-        files; genannot.euk.selftrain passes predicted genes); `files` is recorded in the stats."""
-        acc = _Accumulator(coding_order, signal_order, backoff, np.asarray(gc_edges, dtype=np.float64))
+        files; genannot.euk.selftrain passes predicted genes); `files` is recorded in the stats; without
+        `pairwise`, no pairwise splice-site models (faster: no decoys, no regression)."""
+        acc = _Accumulator(coding_order, signal_order, backoff, np.asarray(gc_edges, dtype=np.float64), pairwise)
         for seq, genes in sequences_and_genes:
             acc.add(seq, genes)
         return acc.finish(pseudo, files if files is not None else [])
@@ -443,8 +608,11 @@ def _exons(t: Transcript) -> list[tuple[int, int]]:
 
 
 class _Accumulator:
-    def __init__(self, coding_order: int, signal_order: int, backoff: float, gc_edges: np.ndarray) -> None:
+    def __init__(self, coding_order: int, signal_order: int, backoff: float, gc_edges: np.ndarray, pairwise: bool) -> None:
         self.k = coding_order
+        self.pairwise = pairwise
+        self.rng = np.random.default_rng(0)  # the decoy sample
+        self.decoys: dict[str, list[np.ndarray]] = {"donor": [], "acceptor": []}
         self.backoff = backoff
         self.so = signal_order
         self.gc_edges = gc_edges
@@ -550,6 +718,8 @@ class _Accumulator:
             self.n_coding_genes += 1
             self.lengths["intron"].extend(e - s + 1 for s, e in introns)
             self._add_coding(g, rep, oriented, window, opos, upstream)
+        if self.pairwise:
+            self._add_decoys(codes, rc, genes, seen_sites, window)
         self.genic_bp += int(genic.sum())
         for strand, outside in (("+", ~genic), ("-", ~genic[::-1])):
             atg = _pair_mask(codes if strand == "+" else rc, {"ATG"}, 0) & outside
@@ -571,6 +741,37 @@ class _Accumulator:
             idx, valid = kmer_index(src, self.k + 1)
             for j, counts in enumerate(self.noncoding):
                 counts += np.bincount(idx[valid & (cls == j)], minlength=len(counts))
+
+    def _add_decoys(self, codes: np.ndarray, rc: np.ndarray, genes: list[Gene], sites: set[tuple], window) -> None:
+        """Decoys for the pairwise splice-site models: a `DECOY_SHARE` sample of the canonical donor and
+        acceptor dinucleotides inside genes, on their strand, that are not real sites."""
+        n = len(codes)
+        for strand, src in (("+", codes), ("-", rc)):
+            inside = np.zeros(n, dtype=bool)
+            for g in genes:
+                if g.strand == strand:
+                    inside[g.start - 1 : g.end] = True
+            if strand == "-":
+                inside = inside[::-1]
+            real = {"donor": {d for s, d, _ in sites if s == strand}, "acceptor": {a for s, _, a in sites if s == strand}}
+            for kind, words, offset, spec in (("donor", CANONICAL_DONORS, 0, DONOR_WINDOW),
+                                              ("acceptor", CANONICAL_ACCEPTORS, -2, ACCEPTOR_WINDOW)):
+                pos = np.flatnonzero(_pair_mask(src, set(words), offset) & inside)
+                for t in pos[self.rng.random(len(pos)) < DECOY_SHARE]:
+                    w = None if int(t) in real[kind] else window(strand, int(t), *spec)
+                    if w is not None:
+                        self.decoys[kind].append(w[self.so :])
+
+    def _pairwise(self, kind: str, sites: list[np.ndarray], log_bg: np.ndarray) -> PairwiseSiteModel | None:
+        decoys = self.decoys[kind]
+        if not self.pairwise or len(sites) < PAIRWISE_MIN_SITES or len(decoys) < PAIRWISE_MIN_SITES:
+            return None
+        d = np.stack(decoys)
+        if len(d) > MAX_DECOYS:
+            d = d[np.sort(self.rng.choice(len(d), MAX_DECOYS, replace=False))]
+        before, offset, distance = ((DONOR_WINDOW[0], 0, DONOR_PAIR_DISTANCE) if kind == "donor"
+                                    else (ACCEPTOR_WINDOW[0], -2, ACCEPTOR_PAIR_DISTANCE))
+        return PairwiseSiteModel.fit(np.stack(sites)[:, self.so :], d, before, offset, distance, log_bg)
 
     def _add_coding(self, g: Gene, t: Transcript, oriented, window, opos, upstream: dict[str, np.ndarray]) -> None:
         cds = sorted(t.cds)
@@ -664,6 +865,8 @@ class _Accumulator:
             lengths={k: np.asarray(v, dtype=np.int64) for k, v in self.lengths.items()},
             intron_phases=self.phases.copy(), stats=stats, gc_edges=self.gc_edges.copy(),
             upstream_atg_share=(self.upstream_counts[:, 1] + pseudo) / (self.upstream_counts[:, 0] + 2 * pseudo),
+            donor_pairwise=self._pairwise("donor", self.donor_w, log_bg),
+            acceptor_pairwise=self._pairwise("acceptor", self.acc_w, log_bg),
         )
 
 

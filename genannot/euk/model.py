@@ -95,7 +95,9 @@ def signal_tracks(params, seq: str) -> np.ndarray:
         return np.zeros((0, SIGNAL_TRACKS), dtype=np.float32)
     cols = []
     for strand_codes, back in ((codes, False), (revcomp_codes(codes), True)):
-        sites = np.stack([params.donor_scores(strand_codes, False), params.acceptor_scores(strand_codes, False),
+        # the splice chains alone (not blended with pairwise models): what the embedded network was trained on
+        sites = np.stack([params.donor_scores(strand_codes, False, pairwise=False),
+                          params.acceptor_scores(strand_codes, False, pairwise=False),
                           params.start_scores(strand_codes), params.stop_scores(strand_codes)])
         sites = np.clip(np.nan_to_num(sites, nan=0.0, neginf=-SIGNAL_CLIP, posinf=SIGNAL_CLIP), -SIGNAL_CLIP, SIGNAL_CLIP) * (2.0 / SIGNAL_CLIP)
         parts = [np.clip(c, -2.0, 2.0) for c in _coding_means(params.coding_scores(strand_codes))] + list(sites)
