@@ -221,6 +221,11 @@ class PairwiseSiteModel:
     bias: float
     words: dict[str, float]  # site dinucleotide -> log share among decoys - log background
 
+    def __post_init__(self) -> None:
+        self._word_table = np.full(16, np.nan)  # by dinucleotide code (`_pair_code`); NaN: never a decoy
+        for w, v in self.words.items():
+            self._word_table[_pair_code(w)] = v
+
     @classmethod
     def fit(cls, sites: np.ndarray, decoys: np.ndarray, before: int, word_offset: int, max_distance: int,
             log_bg: np.ndarray) -> "PairwiseSiteModel":
@@ -274,27 +279,25 @@ class PairwiseSiteModel:
             out += self.single[j][cols[j]]
         for k, (i, j) in enumerate(self.pairs):
             out += self.pair[k][4 * cols[i] + cols[j]]
-        word = np.full(16, np.nan)
-        for w, v in self.words.items():
-            word[4 * "ACGT".index(w[0]) + "ACGT".index(w[1])] = v
         at = self.before + self.word_offset
-        out += word[4 * cols[at] + cols[at + 1]]
+        out += self._word_table[4 * cols[at] + cols[at + 1]]
         out[~ok] = -np.inf
         return out
 
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
         """The model as named arrays for an .npz file (`from_arrays` reads them back)."""
         head = np.array([self.before, self.length, self.word_offset], dtype=np.int64)
-        words = np.array([[4 * "ACGT".index(w[0]) + "ACGT".index(w[1]), v] for w, v in sorted(self.words.items())]).reshape(-1, 2)
+        words = np.array([[_pair_code(w), v] for w, v in sorted(self.words.items())]).reshape(-1, 2)
         return {f"{prefix}_head": head, f"{prefix}_pairs": self.pairs, f"{prefix}_single": self.single,
                 f"{prefix}_pair": self.pair, f"{prefix}_bias": np.array([self.bias]), f"{prefix}_words": words}
 
     @classmethod
     def from_arrays(cls, arr: dict[str, np.ndarray], prefix: str) -> "PairwiseSiteModel | None":
+        """The model `arrays` wrote, or None where the file has none (a gene model fitted without)."""
         if f"{prefix}_head" not in arr:
             return None
         before, length, word_offset = (int(x) for x in arr[f"{prefix}_head"])
-        words = {"ACGT"[int(i) // 4] + "ACGT"[int(i) % 4]: float(v) for i, v in arr[f"{prefix}_words"]}
+        words = {_word([int(i) // 4, int(i) % 4]): float(v) for i, v in arr[f"{prefix}_words"]}
         return cls(before, length, word_offset, arr[f"{prefix}_pairs"].astype(np.int64), arr[f"{prefix}_single"].astype(np.float32),
                    arr[f"{prefix}_pair"].astype(np.float32), float(arr[f"{prefix}_bias"][0]), words)
 
@@ -319,8 +322,14 @@ def word_log_odds(decoys: np.ndarray, at: int, log_bg: np.ndarray) -> dict[str, 
     counts = np.bincount(code, minlength=16)
     out = {}
     for i in np.flatnonzero(counts):
-        out["ACGT"[i // 4] + "ACGT"[i % 4]] = float(np.log(counts[i] / counts.sum()) - log_bg[i // 4] - log_bg[i % 4])
+        out[_word([i // 4, i % 4])] = float(np.log(counts[i] / counts.sum()) - log_bg[i // 4] - log_bg[i % 4])
     return out
+
+
+def _pair_code(word: str) -> int:
+    """4 x first base + second base (A C G T = 0 1 2 3) of a dinucleotide."""
+    a, b = encode(word)
+    return int(4 * a + b)
 
 
 # ----------------------------------------------------------------------------- the parameter set
@@ -763,6 +772,7 @@ class _Accumulator:
                         self.decoys[kind].append(w[self.so :])
 
     def _pairwise(self, kind: str, sites: list[np.ndarray], log_bg: np.ndarray) -> PairwiseSiteModel | None:
+        """The pairwise model of one kind of site ("donor", "acceptor"), or None without enough sites."""
         decoys = self.decoys[kind]
         if not self.pairwise or len(sites) < PAIRWISE_MIN_SITES or len(decoys) < PAIRWISE_MIN_SITES:
             return None
