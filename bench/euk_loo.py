@@ -17,7 +17,7 @@ Not part of the test run (about 2 minutes on 2 cores; `--peer` adds AUGUSTUS, ab
 only): genannot 0.250 / 0.140 / 0.589, AUGUSTUS 0.691 / 0.559 / 0.810. With `--mask-repeats` (what `genannot euk`
 does to an unmasked input): pooled 0.663 / 0.671 / 0.811, ahead of AUGUSTUS on 12 of the 15; chr9 0.254.
 2026-11-22, with the pairwise splice-site models (genannot.euk.genemodel.PairwiseSiteModel) blended in: pooled
-0.680 / 0.690 / 0.813, chr9 0.291 / 0.211 / 0.642. Caveat: the mammal regions are mostly
+0.680 / 0.690 / 0.813 (ahead of AUGUSTUS on 14 of the 15), chr9 0.291 / 0.211 / 0.642. Caveat: the mammal regions are mostly
 gene-dense and several are orthologous to one another (Ensembl Compara test sets), so these figures
 are optimistic for a whole mammalian genome; human chr9:1-1,000,000 (the last row) is the realistic one.
 """
