@@ -50,9 +50,7 @@ def swaps(base: GeneModelParams, own: dict[int, GeneModelParams]) -> list[tuple[
     rows += [(f"coding chains from the reference, order {k}", replace(base, coding=p.coding, noncoding=p.noncoding, gc_edges=p.gc_edges))
              for k, p in sorted(own.items())]
     rows += [
-        ("splice sites from the reference", replace(base, donor=top.donor, acceptor=top.acceptor,
-                                                    donor_pairs=top.donor_pairs, acceptor_pairs=top.acceptor_pairs,
-                                                    donor_pairwise=top.donor_pairwise, acceptor_pairwise=top.acceptor_pairwise)),
+        ("splice sites from the reference", base.with_splice_sites(top)),
         ("lengths from the reference", replace(base, lengths=top.lengths, intron_phases=top.intron_phases, stats=top.stats)),
         ("start and stop from the reference", replace(base, start=top.start, stop_logp=top.stop_logp,
                                                       upstream_atg_share=top.upstream_atg_share)),

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -360,6 +360,13 @@ class GeneModelParams:
     @property
     def coding_order(self) -> int:
         return int(round(np.log(self.noncoding.shape[-2]) / np.log(4)))
+
+    def with_splice_sites(self, other: "GeneModelParams") -> "GeneModelParams":
+        """These models with `other`'s splice-site models: chains, dinucleotide counts, pairwise models and
+        their weight (not `splice_weight`, a property of how the models were fitted)."""
+        return replace(self, donor=other.donor, acceptor=other.acceptor, donor_pairs=other.donor_pairs,
+                       acceptor_pairs=other.acceptor_pairs, donor_pairwise=other.donor_pairwise,
+                       acceptor_pairwise=other.acceptor_pairwise, pairwise_weight=other.pairwise_weight)
 
     # ------------------------------------------------------------------ scores
 

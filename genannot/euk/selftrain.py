@@ -278,10 +278,7 @@ def self_train(
             return None, report
         splice_refit = n_introns >= max(min_introns, n_genes)
         if not splice_refit:
-            new = replace(_short_introns(new, INTRON_POOR_TRIM), donor=params.donor, acceptor=params.acceptor,
-                          donor_pairs=params.donor_pairs, acceptor_pairs=params.acceptor_pairs,
-                          splice_weight=params.splice_weight, donor_pairwise=params.donor_pairwise,
-                          acceptor_pairwise=params.acceptor_pairwise)
+            new = replace(_short_introns(new, INTRON_POOR_TRIM).with_splice_sites(params), splice_weight=params.splice_weight)
         else:
             new = replace(_pooled_lengths(new, prior), splice_weight=SPLICE_WEIGHT)
         params = new
