@@ -122,9 +122,9 @@ def test_exon_lengths_pooled_with_the_priors_only_in_an_intron_rich_genome(prior
     assert params.splice_weight == prior.splice_weight == 1.0  # the prior's splice sites, at the prior's weight
 
 
-def test_intron_lengths_leave_out_the_longest_predicted_introns(prior: GeneModelParams) -> None:
-    """The longest few percent of the predicted introns (fused neighbouring genes' junctions) do not
-    stretch the intron-length model."""
+def test_intron_lengths_and_splice_sites_leave_out_the_longest_predicted_introns(prior: GeneModelParams) -> None:
+    """The longest few percent of the predicted introns (fused neighbouring genes' junctions) neither
+    stretch the intron-length model nor teach the splice-site models their random ends."""
     from test_euk_decode import training_genome
 
     b = training_genome(3, 150)
@@ -135,6 +135,13 @@ def test_intron_lengths_leave_out_the_longest_predicted_introns(prior: GeneModel
     kept = np.sort(params.lengths["intron"])
     cut = np.quantile(own, INTRON_TRIM)
     assert np.array_equal(kept, own[own <= cut]) and 0 < len(own) - len(kept) <= 0.05 * len(own)
+    every = GeneModelParams.from_genes([(b.seq, b.genes)], pairwise=False)
+    short = GeneModelParams.from_genes([(b.seq, b.genes)], pairwise=False, max_site_intron=int(cut))
+    assert short.stats["donor_sites"] == every.stats["donor_sites"] - np.sum(own > cut) > 0
+    assert np.array_equal(short.lengths["intron"], every.lengths["intron"])  # lengths: every intron
+    np.testing.assert_allclose(params.donor.logp, short.donor.logp)
+    np.testing.assert_allclose(params.acceptor.logp, short.acceptor.logp)
+    assert not np.allclose(params.donor.logp, every.donor.logp)
 
 
 def test_an_intron_poor_genome_fits_intron_lengths_to_its_shorter_predicted_introns(prior: GeneModelParams) -> None:

@@ -580,11 +580,15 @@ class GeneModelParams:
         gc_edges: Sequence[float] = (),
         files: list[list[str]] | None = None,
         pairwise: bool = True,
+        max_site_intron: int | None = None,
     ) -> "GeneModelParams":
         """Estimate every model from (sequence, its genes) pairs held in memory (`fit` reads them from
         files; genannot.euk.selftrain passes predicted genes); `files` is recorded in the stats; without
-        `pairwise`, no pairwise splice-site models (faster: no decoys, no regression)."""
-        acc = _Accumulator(coding_order, signal_order, backoff, np.asarray(gc_edges, dtype=np.float64), pairwise)
+        `pairwise`, no pairwise splice-site models (faster: no decoys, no regression); with
+        `max_site_intron`, the splice-site models learn only from introns up to that length (the longer
+        ones' sites are neither sites nor decoys: self-training's suspect introns)."""
+        acc = _Accumulator(coding_order, signal_order, backoff, np.asarray(gc_edges, dtype=np.float64), pairwise,
+                           max_site_intron)
         for seq, genes in sequences_and_genes:
             acc.add(seq, genes)
         return acc.finish(pseudo, files if files is not None else [])
@@ -624,9 +628,11 @@ def _exons(t: Transcript) -> list[tuple[int, int]]:
 
 
 class _Accumulator:
-    def __init__(self, coding_order: int, signal_order: int, backoff: float, gc_edges: np.ndarray, pairwise: bool) -> None:
+    def __init__(self, coding_order: int, signal_order: int, backoff: float, gc_edges: np.ndarray, pairwise: bool,
+                 max_site_intron: int | None = None) -> None:
         self.k = coding_order
         self.pairwise = pairwise
+        self.max_site_intron = max_site_intron
         self.rng = np.random.default_rng(0)  # the decoy sample
         self.decoys: dict[str, list[np.ndarray]] = {"donor": [], "acceptor": []}
         self.backoff = backoff
@@ -709,7 +715,9 @@ class _Accumulator:
                     key = (g.strand, d_ref, a_ref)
                     if key in seen_sites:
                         continue
-                    seen_sites.add(key)
+                    seen_sites.add(key)  # a real site either way: never a decoy
+                    if self.max_site_intron is not None and s2 - e1 - 1 > self.max_site_intron:
+                        continue
                     src = codes if g.strand == "+" else rc
                     dpair = _word(src[d_ref : d_ref + 2])
                     apair = _word(src[a_ref - 2 : a_ref])
