@@ -203,16 +203,22 @@ def _fit(prior: GeneModelParams, sample: Sequence[tuple[str, str]], genes: dict[
     params = GeneModelParams.from_genes(((seq, genes.get(seqid, [])) for seqid, seq in sample),
                                         coding_order=coding_order, signal_order=prior.donor.order,
                                         files=[["<input>", "self-trained"]], pairwise=pairwise, max_site_intron=cut)
-    params = _short_introns(params, INTRON_TRIM)
+    params = _introns_up_to(params, cut)
     return params, params.stats["complete_orfs"], params.stats["donor_sites"]
 
 
 def _short_introns(params: GeneModelParams, q: float) -> GeneModelParams:
     """`params` with its intron lengths cut at their `q` quantile (see the module doc)."""
-    introns = np.asarray(params.lengths["intron"])
-    if not len(introns):
+    introns = params.lengths["intron"]
+    return _introns_up_to(params, np.quantile(introns, q) if len(introns) else None)
+
+
+def _introns_up_to(params: GeneModelParams, cut: float | None) -> GeneModelParams:
+    """`params` with the intron lengths above `cut` left out (None: all kept)."""
+    if cut is None:
         return params
-    return replace(params, lengths={**params.lengths, "intron": introns[introns <= np.quantile(introns, q)]})
+    introns = np.asarray(params.lengths["intron"])
+    return replace(params, lengths={**params.lengths, "intron": introns[introns <= cut]})
 
 
 def _pooled_lengths(params: GeneModelParams, prior: GeneModelParams) -> GeneModelParams:
