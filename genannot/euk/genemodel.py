@@ -212,6 +212,9 @@ DONOR_PAIR_DISTANCE = 8  # every pair of the 9-base donor window
 ACCEPTOR_PAIR_DISTANCE = 3  # pairs up to 3 apart in the 23-base acceptor window
 DECOY_SHARE = 0.1  # share of the decoy dinucleotides inside genes that is kept ...
 MAX_DECOYS = 200_000  # ... up to this many per kind
+# per kind of site: (dinucleotides, their first base relative to the reference point, window, pair distance)
+SITE_KINDS = {"donor": (CANONICAL_DONORS, 0, DONOR_WINDOW, DONOR_PAIR_DISTANCE),
+              "acceptor": (CANONICAL_ACCEPTORS, -2, ACCEPTOR_WINDOW, ACCEPTOR_PAIR_DISTANCE)}
 
 
 @dataclass
@@ -275,7 +278,7 @@ class PairwiseSiteModel:
         NaN where the site's dinucleotide was never a decoy (the chain alone scores those), -inf where the
         window runs off the sequence or holds an N."""
         n = len(codes)
-        c = np.where(codes < 4, codes, 0).astype(np.int64)
+        c = np.where(codes < 4, codes, 0).astype(np.uint8)  # one byte a base: a column per window position
         cols, ok = [], np.ones(n, dtype=bool)
         for j in range(self.length):
             cols.append(_shift(c, j - self.before, 0))
@@ -784,8 +787,7 @@ class _Accumulator:
             if strand == "-":
                 inside = inside[::-1]
             real = {"donor": {d for s, d, _ in sites if s == strand}, "acceptor": {a for s, _, a in sites if s == strand}}
-            for kind, words, offset, spec in (("donor", CANONICAL_DONORS, 0, DONOR_WINDOW),
-                                              ("acceptor", CANONICAL_ACCEPTORS, -2, ACCEPTOR_WINDOW)):
+            for kind, (words, offset, spec, _) in SITE_KINDS.items():
                 pos = np.flatnonzero(_pair_mask(src, set(words), offset) & inside)
                 for t in pos[self.rng.random(len(pos)) < DECOY_SHARE]:
                     w = None if int(t) in real[kind] else window(strand, int(t), *spec)
@@ -800,8 +802,7 @@ class _Accumulator:
         d = np.stack(decoys)
         if len(d) > MAX_DECOYS:
             d = d[np.sort(self.rng.choice(len(d), MAX_DECOYS, replace=False))]
-        before, offset, distance = ((DONOR_WINDOW[0], 0, DONOR_PAIR_DISTANCE) if kind == "donor"
-                                    else (ACCEPTOR_WINDOW[0], -2, ACCEPTOR_PAIR_DISTANCE))
+        _, offset, (before, _), distance = SITE_KINDS[kind]
         return PairwiseSiteModel.fit(np.stack(sites)[:, self.so :], d, before, offset, distance, log_bg)
 
     def _add_coding(self, g: Gene, t: Transcript, oriented, window, opos, upstream: dict[str, np.ndarray]) -> None:
