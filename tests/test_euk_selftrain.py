@@ -172,7 +172,7 @@ def _growing(seq: str, counts: list[int], calls: list):
     return decode
 
 
-SPARSE = {"min_orfs": 10**6, "sparse_min_orfs": 1, "min_genes": 30}  # every input sparse
+SPARSE = {"min_orfs": 10**6, "sparse_min_orfs": 1, "sparse_min_genes": 30}  # every input sparse
 
 
 def test_a_sparse_input_self_trains_from_the_priors_genes(prior: GeneModelParams) -> None:
@@ -182,6 +182,18 @@ def test_a_sparse_input_self_trains_from_the_priors_genes(prior: GeneModelParams
     assert report.used and "sparse" in report.reason, report
     assert calls[0] is prior  # the first round: the prior as it is, not a chain bootstrapped from long ORFs
     assert report.genes_per_round == [40, 70, 70] and params.coding_order == FINAL_CODING_ORDER
+
+
+def test_a_sparse_input_needs_more_genes_than_one_dense_in_long_orfs(prior: GeneModelParams) -> None:
+    """A mammal region's prior genes (26-46 per region of ../shared/data) self-trained into worse models;
+    a plant's or a yeast's small piece, dense in long ORFs, gains from as few as 25 (see the module doc)."""
+    seq, _ = _compact_genome(3, 120)
+    floors = {"min_genes": 20, "sparse_min_genes": 60}
+    dense = {"min_orf": 300, "min_orfs": 1, "min_density": 0.0}
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [25, 30, 30], []), **floors, **dense)
+    assert report.used and "sparse" not in report.reason, report
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [25, 30, 30], []), **{**SPARSE, **floors})
+    assert params is None and "fewer than 60" in report.reason, report
 
 
 def test_a_sparse_input_whose_gene_count_runs_away_keeps_the_prior(prior: GeneModelParams) -> None:
@@ -194,13 +206,13 @@ def test_a_sparse_input_whose_gene_count_runs_away_keeps_the_prior(prior: GeneMo
 
 def test_a_gene_poor_sparse_input_keeps_the_prior_after_one_round(prior: GeneModelParams) -> None:
     """An animal genome with a mammal's gene density (a few genes per Mb) ran away when self-trained:
-    where the prior finds fewer than `sparse_min_genes` complete genes per Mb, it stays."""
+    where the prior finds fewer than `sparse_min_gene_density` complete genes per Mb, it stays."""
     seq, _ = _compact_genome(3, 120)
     per_mb = 40 / (len(seq) / 1e6)
     calls: list = []
-    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70], calls), sparse_min_genes=per_mb + 1, **SPARSE)
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70], calls), sparse_min_gene_density=per_mb + 1, **SPARSE)
     assert params is None and "too gene-poor" in report.reason and len(calls) == 1, report
-    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70, 70], []), sparse_min_genes=per_mb - 1, **SPARSE)
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70, 70], []), sparse_min_gene_density=per_mb - 1, **SPARSE)
     assert report.used, report
 
 

@@ -79,7 +79,7 @@ genes: its first round decodes with the prior as it is. Started from long ORFs, 
 then genes wall to wall), as did two human regions (0.58 -> 0.00, 0.33 -> 0.00). Started from the prior's
 genes, a mammal still runs away (the human regions of ../shared/data as one 5 Mb sample: complete genes
 132 / 187 / 233 / 277 / 495), so a sparse input self-trains only where the prior finds at least
-`sparse_min_genes` complete genes per Mb (a nematode's or an insect's gene density, not a mammal's: C. elegans
+`sparse_min_gene_density` complete genes per Mb (a nematode's or an insect's gene density, not a mammal's: C. elegans
 64-115 per Mb, the human sample 26, the human MHC region 38), and a round that predicts more than `runaway`
 times the prior's complete genes, or introns with a median under `min_intron_median` nt, ends it. The second
 is the Drosophila failure: with the prior's coding chain kept for one more round, the slice's self-training
@@ -101,9 +101,20 @@ Drosophila 0.293 / 0.531, kept. With the longest predicted introns' ends left ou
 C. elegans 0.252 -> 0.636, and from the embedded prior 0.603 -> **0.669** (121 / 122 complete genes).
 
 Where a sparse input has fewer than `sparse_min_orfs` long ORFs (too short or too gene-poor to give
-`min_genes` complete genes), a round predicts too few complete genes, or the rounds lose genes (the last
-predicts fewer complete genes than the first: the model is drifting, not converging), the prior is kept:
-`self_train` then returns None. The sample is the input's first records up to `max_bp`.
+`sparse_min_genes` complete genes), a round predicts too few complete genes (`min_genes`; a sparse input:
+`sparse_min_genes`), or the rounds lose genes (the last predicts fewer complete genes than the first: the model
+is drifting, not converging), the prior is kept: `self_train` then returns None. The sample is the input's
+first records up to `max_bp`.
+
+The floors are set for small inputs. A plant's or a yeast's chromosome piece of 0.2-0.3 Mb holds 15-50 long
+ORFs and its first round 20-60 complete genes; with the prior kept (its mammal coding chain), CDS-exon F1 is
+0.10-0.19 (`python bench/euk_pieces.py`). Bootstrapped from its long ORFs and re-fitted from as few as 25
+complete genes, Arabidopsis Chr1 rises 0.174 -> 0.801, Chr5 0.143 -> 0.681, Chr4 0.167 -> 0.350, yeast chrI
+0.099 -> 0.826; Chr5 only once the splice sites are re-fitted from 40 introns (`min_introns`: at 100 they stayed
+the prior's and it ended at 0.170). A sparse input keeps the floor of 60: with 30, the prior's 38-46 genes in
+the mouse and orangutan regions self-trained and lost (0.656 -> 0.515, 0.745 -> 0.498, priors fitted without
+their species), while C. elegans's 61 still self-train. Nothing at or above the old floors moves: the whole
+Arabidopsis slice (0.780), C. elegans (0.636), Drosophila, the mammals.
 """
 
 from __future__ import annotations
@@ -117,14 +128,15 @@ from genannot.euk.genemodel import GeneModelParams
 from genannot.features import Gene, Transcript
 
 MIN_ORF = 900  # nt, stop codon included
-MIN_ORFS = 60  # long ORFs needed to bootstrap
+MIN_ORFS = 15  # long ORFs needed to bootstrap
 MIN_DENSITY = 60.0  # ... per Mb of sample; a sparser input starts from the prior's genes
 SPARSE_MIN_ORFS = 10  # ... and needs this many long ORFs
-SPARSE_MIN_GENES = 50.0  # ... and the prior must predict this many complete genes per Mb of it
+SPARSE_MIN_GENE_DENSITY = 50.0  # ... and the prior must predict this many complete genes per Mb of it
+SPARSE_MIN_GENES = 60  # ... and every round this many complete genes
 RUNAWAY = 2.5  # ... and its rounds may predict at most this many times the prior's complete genes
 MIN_INTRON_MEDIAN = 45  # nt, ... and a median predicted intron at least this long
-MIN_GENES = 60  # complete predicted genes needed to re-fit
-MIN_INTRONS = 100  # predicted introns needed to re-fit the splice sites
+MIN_GENES = 20  # complete predicted genes needed to re-fit (an input dense in long ORFs; a sparse one: SPARSE_MIN_GENES)
+MIN_INTRONS = 40  # predicted introns needed to re-fit the splice sites
 ROUNDS = 12  # at most
 CONVERGED = 0.01  # ... stop once a round adds fewer complete genes than this share
 MAX_BP = 5_000_000  # sample size
@@ -254,7 +266,8 @@ def self_train(
     min_orfs: int = MIN_ORFS,
     min_density: float = MIN_DENSITY,
     sparse_min_orfs: int = SPARSE_MIN_ORFS,
-    sparse_min_genes: float = SPARSE_MIN_GENES,
+    sparse_min_gene_density: float = SPARSE_MIN_GENE_DENSITY,
+    sparse_min_genes: int = SPARSE_MIN_GENES,
     runaway: float = RUNAWAY,
     min_intron_median: float = MIN_INTRON_MEDIAN,
     min_genes: int = MIN_GENES,
@@ -282,10 +295,11 @@ def self_train(
         new, n_genes, n_introns = _fit(prior, sample, genes, coding_order)
         report.genes_per_round.append(n_genes)
         report.introns_per_round.append(n_introns)
-        if n_genes < min_genes:
-            report.reason = f"a round predicted {n_genes} complete genes, fewer than {min_genes}"
+        floor = sparse_min_genes if sparse else min_genes
+        if n_genes < floor:
+            report.reason = f"a round predicted {n_genes} complete genes, fewer than {floor}"
             return None, report
-        why = sparse and _sparse_stop(report.genes_per_round, new.lengths["intron"], bp, sparse_min_genes, runaway,
+        why = sparse and _sparse_stop(report.genes_per_round, new.lengths["intron"], bp, sparse_min_gene_density, runaway,
                                       min_intron_median)
         if why:
             report.reason = why
