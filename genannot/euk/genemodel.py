@@ -443,6 +443,16 @@ class GeneModelParams:
         out[2, _pair_mask(codes, set(STOPS), -2)] = 0.0
         return out
 
+    def coding_log_likelihood(self, codes: np.ndarray) -> tuple[float, int]:
+        """(log-likelihood, bases scored) of `codes`, a CDS without its stop codon read in frame from its
+        first base, under the coding chain alone; bases whose context runs off the start or holds an N are
+        left out."""
+        k = self.coding_order
+        idx, valid = kmer_index(codes, k + 1)
+        t = np.flatnonzero(valid)
+        coding = self.coding.reshape(-1, 3, 4 ** (k + 1))
+        return float(coding[gc_classes(codes, self.gc_edges)[t], t % 3, idx[t]].sum()), len(t)
+
     # ------------------------------------------------------------------ lengths
 
     def length_quantile(self, kind: str, q: float, default: float) -> float:
