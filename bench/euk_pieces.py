@@ -32,9 +32,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from euk_loo import DATA, load  # noqa: E402
+from euk_unseen import OPTS, prior_without  # noqa: E402
 
-from genannot.euk.genemodel import GC_EDGES, GeneModelParams  # noqa: E402
-from genannot.euk.pipeline import SIGNAL_ONLY, decode_in_shares  # noqa: E402
+from genannot.euk.genemodel import GeneModelParams  # noqa: E402
+from genannot.euk.pipeline import decode_in_shares  # noqa: E402
 from genannot.euk.repeats import masked, repeated_kmers  # noqa: E402
 from genannot.euk.selftrain import self_train  # noqa: E402
 from genannot.eval.metrics import eval_euk  # noqa: E402
@@ -69,11 +70,10 @@ def main() -> int:
     settings = dict(args.set)
     data = load()
     embedded = GeneModelParams.load(resolve_model(None, "euk-seg").path)
-    opts = {"splice_filter": True, "softmask_penalty": 0.15, **SIGNAL_ONLY}
     print("| species | piece | Mb | signal models | CDS-exon F1 | self-trained | self-training |")
     print("|---|---|---:|---|---:|---:|---|")
     with OrderedPool(args.threads) as pool:
-        decode = functools.partial(decode_in_shares, pool, opts=opts)
+        decode = functools.partial(decode_in_shares, pool, opts=OPTS)
         for species, pieces in PIECES.items():
             fasta = next((DATA / species).glob("*.fa.gz"))
             records = {r.id: r.seq for r in read_fasta(str(fasta))}
@@ -81,9 +81,7 @@ def main() -> int:
             if species in EMBEDDED_NEVER_SAW:
                 name, prior = "embedded", embedded
             else:
-                name = "fitted without it"
-                prior = GeneModelParams.from_genes([p for other, ps in data.items() if other not in (species, "chr9") for p in ps],
-                                                   gc_edges=GC_EDGES)
+                name, prior = "fitted without it", prior_without(data, species)
             for piece in pieces:
                 sample = [(rid, records[rid]) for rid in piece]
                 repeats = repeated_kmers([seq for _, seq in sample])

@@ -45,6 +45,15 @@ from genannot.models.registry import resolve_model  # noqa: E402
 from genannot.runtime.workers import OrderedPool  # noqa: E402
 
 
+OPTS = {"splice_filter": True, "softmask_penalty": 0.15, **SIGNAL_ONLY}  # `genannot euk`'s decoding, signal models alone
+
+
+def prior_without(data: dict[str, list], species: str) -> GeneModelParams:
+    """Signal models fitted on every training genome but `species` (and the held-out human chr9 slice)."""
+    return GeneModelParams.from_genes([p for other, ps in data.items() if other not in (species, "chr9") for p in ps],
+                                      gc_edges=GC_EDGES)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--species", default="celegans,dmelanogaster", help="species folders of ../shared/data/euk")
@@ -56,19 +65,17 @@ def main() -> int:
         return 2
     data = load()
     embedded = GeneModelParams.load(resolve_model(None, "euk-seg").path)
-    opts = {"splice_filter": True, "softmask_penalty": 0.15, **SIGNAL_ONLY}
     print("| species | signal models | CDS-exon F1 | intron F1 | self-trained CDS-exon F1 | intron F1 | self-training |")
     print("|---|---|---:|---:|---:|---:|---|")
     with OrderedPool(args.threads) as pool:
-        decode = functools.partial(decode_in_shares, pool, opts=opts)
+        decode = functools.partial(decode_in_shares, pool, opts=OPTS)
         for species in args.species.split(","):
             fasta = next((DATA / species).glob("*.fa.gz"))
             sample = [(r.id, r.seq) for r in read_fasta(str(fasta))]  # every record, as `genannot euk` reads it
             repeats = None if args.no_mask_repeats else repeated_kmers([seq for _, seq in sample])
             scored = sample if repeats is None else [(rid, masked(seq, repeats)) for rid, seq in sample]
             ref = read_annotation(str(fasta.with_name(fasta.name.replace(".fa.gz", ".gff3.gz"))))
-            unseen = GeneModelParams.from_genes([p for other, ps in data.items() if other not in (species, "chr9") for p in ps],
-                                                gc_edges=GC_EDGES)
+            unseen = prior_without(data, species)
             for name, prior in (("fitted without it", unseen), ("embedded (saw it)", embedded)):
                 before = eval_euk(decode(prior, scored), ref, ["mRNA"])
                 trained, report = self_train(prior, sample, decode)
