@@ -221,7 +221,7 @@ def held_out_coding_gain(prior: GeneModelParams, sample: Sequence[tuple[str, str
     """How much better than the prior's coding chain one fitted on `genes` predicts their coding sequence, in
     nats per base, each half of the genes scored by a chain fitted on the other half (see the module doc)."""
     from genannot.euk.genemodel import encode
-    from genannot.io.seqout import reverse_complement
+    from genannot.io.seqout import cds_sequence
 
     seqs = dict(sample)
     coding = [(seqid, g) for seqid, gs in genes.items() for g in gs if g.transcripts[0].cds]
@@ -233,8 +233,7 @@ def held_out_coding_gain(prior: GeneModelParams, sample: Sequence[tuple[str, str
                 fitted_on.setdefault(seqid, []).append(g)
         own, _, _ = _fit(prior, sample, fitted_on, coding_order)
         for seqid, g in coding[half::2]:
-            cds = "".join(seqs[seqid][a - 1 : b] for a, b in sorted(g.transcripts[0].cds))
-            codes = encode(cds if g.strand == "+" else reverse_complement(cds))[:-3]
+            codes = encode(cds_sequence(seqs[seqid], g, g.transcripts[0]))[:-3]
             (theirs, n), (ours, _) = prior.coding_log_likelihood(codes), own.coding_log_likelihood(codes)
             gain, bases = gain + ours - theirs, bases + n
     return gain / max(1, bases)
