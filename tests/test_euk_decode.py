@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from genannot.errors import ModelError
-from genannot.euk.decode import DecodeOptions, GeneHMM, decode_heuristic, decode_record, decode_records, intron_mixture
+from genannot.euk.decode import FLOOR_SAMPLE, DecodeOptions, GeneHMM, decode_heuristic, decode_record, decode_records, intron_mixture
 from genannot.euk.genemodel import (
     FILE_NAME, GC_EDGES, GeneModelParams, PairwiseSiteModel, SignalModel, encode, gc_classes, kmer_index, upstream_atg,
 )
@@ -321,6 +321,19 @@ def test_intron_lengths_are_a_mixture_of_short_introns_and_a_long_tail(params):
     single = GeneHMM(long_tail, DecodeOptions(intron_mean=500), network=False)
     assert len(mixed.intron_length) == 2 and single.intron_length == [(1.0, 500 - single.m_intron)]
     assert mixed.kind.count("intron") == 2 * single.kind.count("intron") > 0
+
+
+def test_exon_length_floors_need_a_sample_that_can_show_them(params):
+    """A low quantile of a few dozen lengths (a self-trained intron-poor genome's) is no floor: defaults stand."""
+    def hmm(n: int, length: int) -> GeneHMM:
+        lengths = {kind: np.full(n, length, dtype=np.int64) for kind in ("cds_initial", "cds_internal", "cds_terminal")}
+        return GeneHMM(replace(params, lengths={**params.lengths, **lengths}), DecodeOptions(), network=False)
+
+    many, few = hmm(FLOOR_SAMPLE, 25), hmm(FLOOR_SAMPLE - 1, 25)
+    assert (many.m_first, many.m_exon, many.m_last) == (25, 25, 25)
+    assert (few.m_first, few.m_exon, few.m_last) == (6, 20, 6)
+    forced = GeneHMM(params, DecodeOptions(min_first_exon=9, min_exon=11), network=False)
+    assert (forced.m_first, forced.m_exon) == (9, 11)
 
 
 def planted(seed: int = 11) -> Builder:

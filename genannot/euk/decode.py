@@ -80,6 +80,14 @@ PAD_PENALTY = -1e4
 Probs = np.ndarray | Callable[[int, int], np.ndarray] | None
 
 
+# CDS exon length floors are low quantiles of the training lengths, and a low quantile of a few dozen
+# lengths is no floor. Self-training in an intron-poor genome is where that happens: its multi-exon genes are
+# the few it has predicted, and each round's are censored by the last round's floor (yeast chrI-VIII: 89
+# first exons, 2% quantile 31 nt, so first exons under 30 nt were ruled out, where a third of yeast's real
+# ones are). Below FLOOR_SAMPLE lengths the defaults stand (first and last exons 6 nt, internal 20).
+FLOOR_SAMPLE = 200
+
+
 @dataclass
 class DecodeOptions:
     window: int = 50_000
@@ -95,8 +103,8 @@ class DecodeOptions:
     splice_filter: bool = True
     softmask_penalty: float = 0.15  # per soft-masked (lowercase: repeat) base in exon states
     min_intron: int | None = None  # default: 1% quantile of the training introns, 20..80
-    min_exon: int | None = None  # CDS exons after an intron; default: 1% quantile of internal exons, 3..30
-    min_first_exon: int | None = None  # CDS exon after the start codon; default: 2% quantile, 3..30
+    min_exon: int | None = None  # CDS exons after an intron; default: 1% quantile of internal exons, 3..30 (FLOOR_SAMPLE)
+    min_first_exon: int | None = None  # CDS exon after the start codon; default: 2% quantile, 3..30 (FLOOR_SAMPLE)
     min_utr_exon: int = 8
     exon_stages: int = 2  # CDS exon length beyond the minimum: a sum of this many geometrics (peaked)
     joint_strands: bool | None = None  # one path over both strands, or each strand on its own (then
@@ -154,12 +162,18 @@ class GeneHMM:
 
     # ------------------------------------------------------------------ parameters
 
+    def _floor(self, kind: str, q: float, default: float) -> float:
+        """The `q` quantile of the training lengths of a CDS exon `kind`, or `default` where fewer than
+        FLOOR_SAMPLE of them are known (see FLOOR_SAMPLE)."""
+        n = len(self.p.lengths.get(kind, ()))
+        return self.p.length_quantile(kind, q, default) if n >= FLOOR_SAMPLE else default
+
     def _lengths(self) -> None:
         p, o = self.p, self.opt
         self.m_intron = int(o.min_intron or np.clip(round(p.length_quantile("intron", 0.01, 60) - 5), 20, 80))
-        self.m_exon = int(o.min_exon or np.clip(round(p.length_quantile("cds_internal", 0.01, 20)), 3, 30))
-        self.m_first = int(o.min_first_exon or np.clip(round(p.length_quantile("cds_initial", 0.02, 6)), 3, 30))
-        self.m_last = int(np.clip(round(p.length_quantile("cds_terminal", 0.02, 6)), 6, 30))  # stop codon included
+        self.m_exon = int(o.min_exon or np.clip(round(self._floor("cds_internal", 0.01, 20)), 3, 30))
+        self.m_first = int(o.min_first_exon or np.clip(round(self._floor("cds_initial", 0.02, 6)), 3, 30))
+        self.m_last = int(np.clip(round(self._floor("cds_terminal", 0.02, 6)), 6, 30))  # stop codon included
         st = p.stats
         n_coding = max(1, st.get("coding_genes", 1))
         # lncRNA genes: at least 5% of genes, so that a training set without any does not rule them out
