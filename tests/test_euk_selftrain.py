@@ -261,3 +261,39 @@ def test_a_sparse_input_whose_predicted_introns_are_tiny_keeps_the_prior(prior: 
                                     min_intron_median=threshold, **SPARSE)
         assert report.used == used, report
         assert used or (params is None and "introns are tiny" in report.reason)
+
+
+def test_genes_holding_a_tiny_intron_are_left_out_of_the_fit(prior: GeneModelParams, monkeypatch) -> None:
+    """Predicted genes with an "intron" under MIN_FIT_INTRON (stop codons bridged) teach no model: the fit
+    with them added equals the fit without them, and they would have changed it."""
+    from dataclasses import replace
+
+    import genannot.euk.selftrain as selftrain
+    from test_euk_decode import training_genome
+
+    b = training_genome(3, 150)
+    bridged = []
+    for g in b.genes[:20]:
+        t = g.transcripts[0]
+        a, e = t.cds[0]
+        m = (a + e) // 2
+        gap = (m + 1, m + selftrain.MIN_FIT_INTRON - 1)  # one base short of the floor
+        exons = sorted([x for x in t.exons if not (x[0] <= a and e <= x[1])]
+                       + [(x[0], m) for x in t.exons if x[0] <= a and e <= x[1]]
+                       + [(gap[1] + 1, x[1]) for x in t.exons if x[0] <= a and e <= x[1]])
+        bridged.append(replace(g, transcripts=[replace(t, exons=exons, cds=[(a, m), (gap[1] + 1, e)] + list(t.cds[1:]))]))
+
+    def fit(genes):
+        params, report = self_train(prior, [("chr", b.seq)], lambda p, sample: {"chr": genes}, min_orf=150, min_orfs=5,
+                                    min_density=0, min_genes=40, rounds=1, final_coding_order=None)
+        assert report.used
+        return params, report
+
+    clean, clean_report = fit(b.genes)
+    mixed, mixed_report = fit(b.genes + bridged)
+    assert mixed_report.genes_per_round == clean_report.genes_per_round
+    np.testing.assert_array_equal(mixed.coding, clean.coding)
+    np.testing.assert_array_equal(np.sort(mixed.lengths["intron"]), np.sort(clean.lengths["intron"]))
+    monkeypatch.setattr(selftrain, "MIN_FIT_INTRON", 0)
+    taught, _ = fit(b.genes + bridged)
+    assert not np.array_equal(np.sort(taught.lengths["intron"]), np.sort(clean.lengths["intron"]))
