@@ -277,11 +277,10 @@ def test_genes_holding_a_tiny_intron_are_left_out_of_the_fit(prior: GeneModelPar
         t = g.transcripts[0]
         a, e = t.cds[0]
         m = (a + e) // 2
-        gap = (m + 1, m + selftrain.MIN_FIT_INTRON - 1)  # one base short of the floor
-        exons = sorted([x for x in t.exons if not (x[0] <= a and e <= x[1])]
-                       + [(x[0], m) for x in t.exons if x[0] <= a and e <= x[1]]
-                       + [(gap[1] + 1, x[1]) for x in t.exons if x[0] <= a and e <= x[1]])
-        bridged.append(replace(g, transcripts=[replace(t, exons=exons, cds=[(a, m), (gap[1] + 1, e)] + list(t.cds[1:]))]))
+        after = m + selftrain.MIN_FIT_INTRON  # first base after an intron one base short of the floor
+        host = next(x for x in t.exons if x[0] <= a and e <= x[1])
+        exons = sorted([x for x in t.exons if x != host] + [(host[0], m), (after, host[1])])
+        bridged.append(replace(g, transcripts=[replace(t, exons=exons, cds=[(a, m), (after, e)] + list(t.cds[1:]))]))
 
     def fit(genes):
         params, report = self_train(prior, [("chr", b.seq)], lambda p, sample: {"chr": genes}, min_orf=150, min_orfs=5,

@@ -74,8 +74,8 @@ from its intergenic sequence by 0.046 nats per base (the prior's own: 0.074), fi
 as well as one fitted on the reference annotation (0.204). C. elegans slice, prior fitted without it: 0.636 ->
 0.660 self-trained (the embedded prior: 0.669 -> 0.671); single pieces (`bench/euk_pieces.py`): Arabidopsis Chr4
 0.350 -> 0.535, C. elegans V+X 0.438 -> 0.460, yeast chrVI 0.800 -> 0.795, the rest unchanged; the Arabidopsis
-slice and yeast chrI-VIII unchanged (0.780; 0.873); the Drosophila slice now runs away instead of collapsing (81 / 152 / 252 complete genes, against
-85 in its annotation) and keeps its prior, as before.
+slice and yeast chrI-VIII unchanged (0.780; 0.873); the Drosophila slice now runs away instead of collapsing
+(81 / 152 / 252 complete genes, against 85 in its annotation) and keeps its prior, as before.
 
 The rounds fit no pairwise splice-site models (genannot.euk.genemodel.PairwiseSiteModel: a regression
 per fit, too slow to repeat every round); an intron-poor genome keeps the prior's with its chains, and an
