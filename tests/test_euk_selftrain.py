@@ -263,24 +263,45 @@ def test_a_sparse_input_whose_predicted_introns_are_tiny_keeps_the_prior(prior: 
         assert used or (params is None and "introns are tiny" in report.reason)
 
 
+def _bridged(g, rest: bool = True):
+    """`g` with its first CDS exon split by an "intron" one base short of MIN_FIT_INTRON (a stop codon bridged);
+    without `rest`, that exon's two halves are the whole gene."""
+    from dataclasses import replace
+
+    from genannot.euk.selftrain import MIN_FIT_INTRON
+
+    t = g.transcripts[0]
+    a, e = t.cds[0]
+    m = (a + e) // 2
+    after = m + MIN_FIT_INTRON  # first base after the intron
+    host = next(x for x in t.exons if x[0] <= a and e <= x[1])
+    exons = [(host[0], m), (after, host[1])] + ([x for x in t.exons if x != host] if rest else [])
+    cds = [(a, m), (after, e)] + (list(t.cds[1:]) if rest else [])
+    return replace(g, transcripts=[replace(t, exons=sorted(exons), cds=cds)])
+
+
+def test_tiny_intron_guard_reads_the_introns_the_fit_leaves_out(prior: GeneModelParams) -> None:
+    """The guard checks what the decoder predicted: tiny introns stop a sparse input's rounds even though the
+    genes holding them teach no model."""
+    from test_euk_decode import training_genome
+
+    b = training_genome(3, 150)
+    n_real = sum(len(g.transcripts[0].introns()) for g in b.genes)
+    bridged = [_bridged(g, rest=False) for g in b.genes] * (n_real // len(b.genes) + 1)  # more tiny introns than real
+    for genes, used in ((b.genes, True), (b.genes + bridged, False)):
+        params, report = self_train(prior, [("chr", b.seq)], lambda p, sample: {"chr": genes}, min_orf=150, **SPARSE)
+        assert report.used == used, report
+        assert used or "introns are tiny" in report.reason
+
+
 def test_genes_holding_a_tiny_intron_are_left_out_of_the_fit(prior: GeneModelParams, monkeypatch) -> None:
     """Predicted genes with an "intron" under MIN_FIT_INTRON (stop codons bridged) teach no model: the fit
     with them added equals the fit without them, and they would have changed it."""
-    from dataclasses import replace
-
     import genannot.euk.selftrain as selftrain
     from test_euk_decode import training_genome
 
     b = training_genome(3, 150)
-    bridged = []
-    for g in b.genes[:20]:
-        t = g.transcripts[0]
-        a, e = t.cds[0]
-        m = (a + e) // 2
-        after = m + selftrain.MIN_FIT_INTRON  # first base after an intron one base short of the floor
-        host = next(x for x in t.exons if x[0] <= a and e <= x[1])
-        exons = sorted([x for x in t.exons if x != host] + [(host[0], m), (after, host[1])])
-        bridged.append(replace(g, transcripts=[replace(t, exons=exons, cds=[(a, m), (after, e)] + list(t.cds[1:]))]))
+    bridged = [_bridged(g) for g in b.genes[:20]]
 
     def fit(genes):
         params, report = self_train(prior, [("chr", b.seq)], lambda p, sample: {"chr": genes}, min_orf=150, min_orfs=5,
