@@ -4,12 +4,17 @@ signal models fitted on every other training genome of ../shared/data/euk (as be
 the mammals), then self-trained on the slice itself as `genannot euk` does by default, beside the embedded
 models (which saw both slices).
 
-    python bench/euk_unseen.py [--species celegans,dmelanogaster] [--threads 2] [--no-mask-repeats]
+    python bench/euk_unseen.py [--species celegans,dmelanogaster] [--threads 2] [--no-mask-repeats] [--peer]
 
 Prints CDS-exon and intron F1 against the slice's annotation (coding transcripts) and what self-training did.
 As `genannot euk` does with an unmasked input, self-training reads the slice as it is and the decoding that is
 scored reads it soft-masked by its own repeated 15-mers (genannot.euk.repeats; `--no-mask-repeats`: as read).
-Not part of the test run (a few minutes on 2 cores).
+`--peer` adds AUGUSTUS with its own parameters for the species (`--species=caenorhabditis` / `fly`, `--UTR=on`), run on
+the slice as read and scored the same way, and seconds per Mb: AUGUSTUS's, and genannot's self-training plus
+decoding from the embedded models (the `genannot euk` path without the network; reading and writing not counted).
+AUGUSTUS's parameter sets were trained on these very species, so its row is a bar that saw the genome too. Its
+output is kept under bench/out/euk/unseen and reused. Not part of the test run (a few minutes on 2 cores; `--peer`
+adds about 2 minutes the first time).
 
 2026-11-21: C. elegans, models fitted without it 0.199 CDS-exon F1 -> 0.601 self-trained (the embedded models
 0.547 -> 0.619); Drosophila 0.162 with models fitted without it, kept (self-training from them collapses:
@@ -21,13 +26,23 @@ splice sites self-trained without the longest 3% of predicted introns: C. elegan
 (self-trained now: 121 / 122 complete genes per round); Drosophila unchanged. Session 19, predicted genes holding
 an intron under 40 nt left out of the fits: C. elegans 0.252 -> 0.660, embedded 0.603 -> 0.671; Drosophila
 kept its prior (its rounds now run away: 81 / 152 / 252 complete genes against 85 in the annotation).
+Session 20, `--peer` (genannot on `--threads` 2 worker processes, AUGUSTUS on one core; seconds per Mb): C. elegans
+genannot 0.660 unseen (18.3 s/Mb) / 0.671 embedded (9.3), AUGUSTUS --species=caenorhabditis 0.742 (69.9);
+Drosophila genannot 0.293 unseen / 0.531 embedded (11 s/Mb), AUGUSTUS --species=fly 0.433 (86.4; it predicts 763
+CDS exons against the annotation's 424, precision 0.34). Where C. elegans loses to AUGUSTUS is the gene ends:
+initial / terminal CDS exon recall 0.35 / 0.55 against 0.53 / 0.76 (internal 0.82 / 0.84), and 28 predicted genes
+span two annotated ones (AUGUSTUS 7). The fused genes' junction acceptors score 8.3 on average, mostly the
+downstream gene's trans-splice site just upstream of its ATG.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import gzip
+import shutil
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from euk_loo import DATA, load  # noqa: E402
+from peers import timed_run  # noqa: E402
 
 from genannot.euk.genemodel import GC_EDGES, GeneModelParams  # noqa: E402
 from genannot.euk.pipeline import SIGNAL_ONLY, decode_in_shares  # noqa: E402
@@ -48,6 +64,8 @@ from genannot.runtime.workers import OrderedPool  # noqa: E402
 
 
 OPTS = {"splice_filter": True, "softmask_penalty": 0.15, **SIGNAL_ONLY}  # `genannot euk`'s decoding, signal models alone
+AUGUSTUS_SPECIES = {"celegans": "caenorhabditis", "dmelanogaster": "fly"}
+PEER_OUT = ROOT / "bench" / "out" / "euk" / "unseen"
 
 
 def prior_without(data: dict[str, list], species: str) -> GeneModelParams:
@@ -56,19 +74,31 @@ def prior_without(data: dict[str, list], species: str) -> GeneModelParams:
                                       gc_edges=GC_EDGES)
 
 
+def augustus(species: str, fasta: Path) -> tuple[Path, float]:
+    """AUGUSTUS with the species' own parameters on `fasta` (decompressed once); (its GFF3, seconds, reused)."""
+    PEER_OUT.mkdir(parents=True, exist_ok=True)
+    plain, out = PEER_OUT / f"{species}.fa", PEER_OUT / f"{species}.augustus.gff3"
+    if not plain.exists():
+        with gzip.open(fasta, "rb") as src, open(plain, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    cmd = ["nice", "augustus", f"--species={AUGUSTUS_SPECIES[species]}", "--UTR=on", "--gff3=on", str(plain)]
+    return out, timed_run(cmd, out, True, out)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--species", default="celegans,dmelanogaster", help="species folders of ../shared/data/euk")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-mask-repeats", action="store_true", help="score the decoding of the slice as read, not soft-masked")
+    ap.add_argument("--peer", action="store_true", help="AUGUSTUS with the species' own parameters beside genannot (needs `augustus`)")
     args = ap.parse_args()
     if not DATA.is_dir():
         print(f"no data at {DATA}", file=sys.stderr)
         return 2
     data = load()
     embedded = GeneModelParams.load(resolve_model(None, "euk-seg").path)
-    print("| species | signal models | CDS-exon F1 | intron F1 | self-trained CDS-exon F1 | intron F1 | self-training |")
-    print("|---|---|---:|---:|---:|---:|---|")
+    print("| species | signal models | CDS-exon F1 | intron F1 | self-trained CDS-exon F1 | intron F1 | self-training | s/Mb |")
+    print("|---|---|---:|---:|---:|---:|---|---:|")
     with OrderedPool(args.threads) as pool:
         decode = functools.partial(decode_in_shares, pool, opts=OPTS)
         for species in args.species.split(","):
@@ -78,13 +108,23 @@ def main() -> int:
             scored = sample if repeats is None else [(rid, masked(seq, repeats)) for rid, seq in sample]
             ref = read_annotation(str(fasta.with_name(fasta.name.replace(".fa.gz", ".gff3.gz"))))
             unseen = prior_without(data, species)
+            mb = sum(len(seq) for _, seq in sample) / 1e6
             for name, prior in (("fitted without it", unseen), ("embedded (saw it)", embedded)):
-                before = eval_euk(decode(prior, scored), ref, ["mRNA"])
+                t0 = time.perf_counter()
+                prior_genes = decode(prior, scored)
+                t1 = time.perf_counter()
                 trained, report = self_train(prior, sample, decode)
-                after = eval_euk(decode(trained, scored), ref, ["mRNA"]) if trained else before
+                genes = decode(trained, scored) if trained else prior_genes
+                seconds = time.perf_counter() - t1 + (0 if trained else t1 - t0)  # `genannot euk`: self-training, then decoding
+                before, after = eval_euk(prior_genes, ref, ["mRNA"]), eval_euk(genes, ref, ["mRNA"])
                 print(f"| {species} | {name} | {before['cds']['f1']:.3f} | {before['intron']['f1']:.3f} | "
-                      f"{after['cds']['f1']:.3f} | {after['intron']['f1']:.3f} | {'used' if trained else 'kept the prior'}: {report.reason} |",
-                      flush=True)
+                      f"{after['cds']['f1']:.3f} | {after['intron']['f1']:.3f} | {'used' if trained else 'kept the prior'}: {report.reason} | "
+                      f"{seconds / mb:.1f} |", flush=True)
+            if args.peer:
+                out, seconds = augustus(species, fasta)
+                peer = eval_euk(read_annotation(str(out)), ref, ["mRNA"])
+                print(f"| {species} | AUGUSTUS --species={AUGUSTUS_SPECIES[species]} (trained on it) | {peer['cds']['f1']:.3f} | "
+                      f"{peer['intron']['f1']:.3f} | | | | {seconds / mb:.1f} |", flush=True)
     return 0
 
 
