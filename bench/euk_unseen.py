@@ -10,8 +10,9 @@ Prints CDS-exon and intron F1 against the slice's annotation (coding transcripts
 As `genannot euk` does with an unmasked input, self-training reads the slice as it is and the decoding that is
 scored reads it soft-masked by its own repeated 15-mers (genannot.euk.repeats; `--no-mask-repeats`: as read).
 `--peer` adds AUGUSTUS with its own parameters for the species (`--species=caenorhabditis` / `fly`, `--UTR=on`), run on
-the slice as read and scored the same way, and seconds per Mb: AUGUSTUS's, and genannot's self-training plus
-decoding from the embedded models (the `genannot euk` path without the network; reading and writing not counted).
+the slice as read and scored the same way. Every row gets seconds per Mb: AUGUSTUS's, and genannot's
+self-training plus the final decoding (the `genannot euk` path without the network; reading and writing not
+counted).
 AUGUSTUS's parameter sets were trained on these very species, so its row is a bar that saw the genome too. Its
 output is kept under bench/out/euk/unseen and reused. Not part of the test run (a few minutes on 2 cores; `--peer`
 adds about 2 minutes the first time).

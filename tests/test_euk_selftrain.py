@@ -289,7 +289,7 @@ def test_tiny_intron_guard_reads_the_introns_the_fit_leaves_out(prior: GeneModel
     n_real = sum(len(g.transcripts[0].introns()) for g in b.genes)
     bridged = [_bridged(g, rest=False) for g in b.genes] * (n_real // len(b.genes) + 1)  # more tiny introns than real
     for genes, used in ((b.genes, True), (b.genes + bridged, False)):
-        params, report = self_train(prior, [("chr", b.seq)], lambda p, sample: {"chr": genes}, min_orf=150, **SPARSE)
+        _, report = self_train(prior, [("chr", b.seq)], lambda p, sample: {"chr": genes}, min_orf=150, **SPARSE)
         assert report.used == used, report
         assert used or "introns are tiny" in report.reason
 

@@ -268,8 +268,8 @@ def _fit(prior: GeneModelParams, sample: Sequence[tuple[str, str]], genes: dict[
     genes, introns); splice sites from the introns up to their `INTRON_TRIM` quantile (see the module doc)."""
     genes = {seqid: [g for g in gs if all(b - a + 1 >= MIN_FIT_INTRON for t in g.transcripts for a, b in t.introns())]
              for seqid, gs in genes.items()}
-    introns = [b - a + 1 for gs in genes.values() for g in gs for t in g.transcripts if t.cds for a, b in t.introns()]
-    cut = int(np.quantile(introns, INTRON_TRIM)) if introns else None
+    introns = _coding_introns(genes)
+    cut = int(np.quantile(introns, INTRON_TRIM)) if len(introns) else None
     params = GeneModelParams.from_genes(((seq, genes.get(seqid, [])) for seqid, seq in sample),
                                         coding_order=coding_order, signal_order=prior.donor.order,
                                         files=[["<input>", "self-trained"]], pairwise=pairwise, max_site_intron=cut)
@@ -299,8 +299,8 @@ def _pooled_lengths(params: GeneModelParams, prior: GeneModelParams) -> GeneMode
     return replace(params, lengths=lengths)
 
 
-def _predicted_introns(genes: dict[str, list[Gene]]) -> np.ndarray:
-    """Lengths of every intron of the predicted coding genes, those of genes `_fit` leaves out included."""
+def _coding_introns(genes: dict[str, list[Gene]]) -> np.ndarray:
+    """Lengths of every intron of the coding genes in `genes`."""
     return np.asarray([b - a + 1 for gs in genes.values() for g in gs for t in g.transcripts if t.cds for a, b in t.introns()])
 
 
@@ -370,7 +370,7 @@ def self_train(
                 report.reason += (f" (their own coding chain beats the prior's by {report.coding_gain:.3f} nats per held-out "
                                   f"coding base, less than {foreign_gain:g}: the prior fits them)")
             return None, report
-        why = sparse and _sparse_stop(report.genes_per_round, _predicted_introns(genes), bp, sparse_min_gene_density, runaway,
+        why = sparse and _sparse_stop(report.genes_per_round, _coding_introns(genes), bp, sparse_min_gene_density, runaway,
                                       min_intron_median)
         if why:
             report.reason = why
