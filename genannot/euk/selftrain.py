@@ -395,7 +395,7 @@ def self_train(
             params = replace(params, donor_pairwise=final.donor_pairwise, acceptor_pairwise=final.acceptor_pairwise)
     report.used = True
     start = "from the prior's genes (a sparse input)" if sparse else "from them"
-    if floor < sparse_min_genes and sparse:
+    if report.coding_gain is not None and report.coding_gain >= foreign_gain:  # what lowered a sparse input's floor
         start += f", whose own coding chain beats the prior's by {report.coding_gain:.3f} nats per held-out coding base"
     report.reason = f"{n_orfs} long ORFs, {start}, then {' / '.join(map(str, report.genes_per_round))} complete genes per round"
     return params, report
