@@ -237,6 +237,16 @@ def test_a_sparse_input_whose_gene_count_runs_away_keeps_the_prior(prior: GeneMo
     assert report.used, report  # 100 = 2.5 x 40: still within bounds
 
 
+def test_rounds_that_rise_and_fall_keep_the_prior(prior: GeneModelParams) -> None:
+    """The Drosophila slice self-trained from a C. elegans prior: 148 / 198 / 259 / 207 complete genes, never under the
+    first round nor past the runaway bound, and worse models at the end (see the module doc)."""
+    seq, _ = _compact_genome(3, 120)
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 60, 80, 70], []), drift=0.1, **SPARSE)
+    assert params is None and "fell (40 / 60 / 80 / 70)" in report.reason, report
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 60, 80, 73], []), drift=0.1, **SPARSE)
+    assert report.used and report.genes_per_round == [40, 60, 80, 73], report  # 73 >= 0.9 x 80: settled
+
+
 def test_a_gene_poor_sparse_input_keeps_the_prior_after_one_round(prior: GeneModelParams) -> None:
     """An animal genome with a mammal's gene density (a few genes per Mb) ran away when self-trained:
     where the prior finds fewer than `sparse_min_gene_density` complete genes per Mb, it stays."""
