@@ -162,7 +162,8 @@ def test_fit_save_load_roundtrip(tmp_path, params):
     for name in ("log_bg", "stop_logp", "intron_phases"):
         np.testing.assert_allclose(getattr(back, name), getattr(params, name))
     np.testing.assert_allclose(back.coding, params.coding, atol=1e-6)
-    assert back.donor_pairs == params.donor_pairs and back.stats == params.stats
+    assert back.donor_pairs == params.donor_pairs and back.stats == params.stats and back.exon_types is False
+    assert GeneModelParams.load(replace(params, exon_types=True).save(tmp_path / "typed")).exon_types is True
     for k, v in params.lengths.items():
         assert np.array_equal(back.lengths[k], v)
     codes = encode(training_genome(7, 3).seq)
@@ -334,6 +335,40 @@ def test_exon_length_floors_need_a_sample_that_can_show_them(params):
     assert (few.m_first, few.m_exon, few.m_last) == (6, 20, 6)
     forced = GeneHMM(params, DecodeOptions(min_first_exon=9, min_exon=11), network=False)
     assert (forced.m_first, forced.m_exon) == (9, 11)
+
+
+def test_exon_types_give_each_type_its_own_length(params):
+    """With `exon_types` (self-trained models), single, initial, internal and terminal CDS exons each get their own
+    length; a minus-strand gene is read from its 3' end, so there the exon entered at a gene edge is the terminal one."""
+    def lengths(n: int, mean: int) -> np.ndarray:
+        return np.full(n, mean, dtype=np.int64)
+
+    typed = replace(params, exon_types=True, lengths={**params.lengths, "cds_single": lengths(30, 900), "cds_initial": lengths(40, 60),
+                                                       "cds_internal": lengths(100, 120), "cds_terminal": lengths(40, 240)})
+    hmm = GeneHMM(typed, DecodeOptions(), network=False)
+    multi, mid = 41 / 72, 101 / 142
+    for st, (first, last) in (("+", (60, 240)), ("-", (240, 60))):
+        assert hmm.families[st] == [("s", {"edge": pytest.approx(1 - multi)}, {"edge": 1.0}, 900.0),
+                                    ("f", {"edge": pytest.approx(multi)}, {"intron": 1.0}, float(first)),
+                                    ("i", {"intron": pytest.approx(mid)}, {"intron": 1.0}, 120.0),
+                                    ("l", {"intron": pytest.approx(1 - mid)}, {"edge": 1.0}, float(last))]
+    few = GeneHMM(replace(typed, lengths={**typed.lengths, "cds_single": lengths(19, 900)}), DecodeOptions(), network=False)
+    assert few.families["+"][0][3] == pytest.approx((40 * 60 + 100 * 120 + 40 * 240) / 180)  # too few singles: every exon's mean
+    shared = GeneHMM(replace(typed, exon_types=False), DecodeOptions(), network=False)
+    assert [f[0] for f in shared.families["+"]] == [""] and shared.kind.count("cds") * 4 == hmm.kind.count("cds")
+
+
+def test_exon_types_decode_every_exon_type_on_both_strands(params):
+    b = Builder(12)
+    for strand, pieces in (("+", [300]), ("-", [150, 201]), ("+", [120, 201, 150]), ("-", [303])):
+        b.intergenic(3000)
+        b.gene(strand, pieces, introns=[200] * (len(pieces) - 1))
+    b.intergenic(3000)
+    for typed in (False, True):
+        genes = decode_record("chr", b.seq, replace(params, exon_types=typed))
+        assert structure(genes) == structure(b.genes), typed
+        for g in genes:
+            check_orf(b.seq, g)
 
 
 def planted(seed: int = 11) -> Builder:

@@ -75,6 +75,7 @@ def test_self_training_finds_the_genes_of_a_compact_genome(prior: GeneModelParam
     assert report.used, report.reason
     assert report.long_orfs >= 40
     assert params.coding_order == FINAL_CODING_ORDER < prior.coding_order  # few, noisy genes: a smaller chain
+    assert params.exon_types and not prior.exon_types  # the input's own exon lengths, one per exon type
     before, after = exact(prior), exact(params)
     assert after >= 0.6 * len(truth), (before, after)
     assert after > before

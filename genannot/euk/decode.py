@@ -39,6 +39,18 @@ Structured decoder
   0.211 -> 0.250), CDS exon lengths a sum of `exon_stages` geometrics (2: a peaked distribution,
   so that short spurious exons cost more; on held-out mouse + human chr21 this lifted CDS-exon F1
   of the signal models alone from 0.39 to 0.47).
+- CDS exon types: models self-trained on the input (`GeneModelParams.exon_types`, set by
+  genannot.euk.selftrain) give single, initial, internal and terminal CDS exons each its own mean length:
+  four families of CDS states per strand, told apart by what they are entered from (a gene edge or an
+  intron) and left to. The types' lengths differ far more than one length can follow (annotations'
+  medians, single / initial / internal / terminal: Arabidopsis 639 / 186 / 121 / 204 nt, yeast 1,272 /
+  33 / 123 / 474, C. elegans 175 / 88 / 168 / 150). Self-trained models, final decoding: Arabidopsis
+  slice CDS-exon F1 0.780 -> 0.792 (transcript F1 0.271 -> 0.277), yeast 0.879 -> 0.881 (intron F1 0.236
+  -> 0.241), C. elegans 0.660 -> 0.659. Not for the embedded models on a genome they were not fitted
+  to: their single-exon genes' lengths (mostly mammal ones, mean 1,047 nt) let long ORFs through as
+  genes on the Drosophila slice (single-exon genes 20 -> 49, CDS-exon F1 0.531 -> 0.494); nor in
+  self-training's rounds, whose lengths come from the last round's genes (C. elegans from a prior
+  fitted without it 0.660 -> 0.642, Arabidopsis 0.780 -> 0.800).
 - Long sequences are decoded in overlapping windows (`window`, `overlap`), `batch` windows at once
   (numpy, vectorised over windows and states; a Python loop over positions). Consecutive windows'
   paths are joined inside their overlap where they agree state by state; where they never agree
@@ -86,6 +98,7 @@ Probs = np.ndarray | Callable[[int, int], np.ndarray] | None
 # first exons, 2% quantile 31 nt, so first exons under 30 nt were ruled out, where a third of yeast's real
 # ones are). Below FLOOR_SAMPLE lengths the defaults stand (first and last exons 6 nt, internal 20).
 FLOOR_SAMPLE = 200
+TYPE_SAMPLE = 20  # an exon type with fewer known lengths takes the mean of every multi-exon gene's CDS exons
 
 
 @dataclass
@@ -153,6 +166,7 @@ class GeneHMM:
         self.edges: list[tuple[int, int, float]] = []  # delay-1 edges: src, dst, log-probability
         self.jumps: list[_Jump] = []
         self.groups: dict[str, dict] = {}
+        self.cds_states: dict[str, list[int]] = {}  # per strand, CDS states at codon positions 0, 1, 2 (one family's)
         self._lengths()
         self.IG = self._state("IG", "ig", 0)
         self.edges.append((self.IG, self.IG, np.log1p(-self.q_ig * len(strands) / 2)))
@@ -183,13 +197,10 @@ class GeneHMM:
         self.f_coding = n_coding / (n_coding + n_lnc)
         self.u5 = st.get("utr5_transcripts", 0) / n_coding if self.utr else 0.0
         self.u3 = st.get("utr3_transcripts", 0) / n_coding if self.utr else 0.0
-        n_exons = sum(len(p.lengths.get(k, [])) for k in ("cds_initial", "cds_internal", "cds_terminal", "cds_single"))
-        n_tx = len(p.lengths.get("cds_single", [])) + len(p.lengths.get("cds_initial", []))
-        self.f_end = n_tx / max(1, n_exons)  # share of CDS exon ends that are the CDS end
         multi = np.concatenate([p.lengths.get(k, np.zeros(0)) for k in ("cds_initial", "cds_internal", "cds_terminal")])
         mean_exon = float(np.mean(multi)) if len(multi) else 150.0
         self.stages = o.exon_stages
-        self.q_exon = min(0.3, self.stages / max(10.0, mean_exon - self.m_exon))  # per base, per stage
+        self.families = {st: self._exon_families(st, mean_exon) for st in "+-"}
         ph = np.asarray(p.intron_phases, dtype=float) + 1.0
         self.phase_p = ph / ph.sum()
         lengths = p.lengths.get("intron", np.zeros(0))
@@ -197,6 +208,29 @@ class GeneHMM:
             self.intron_length = [(1.0, (o.intron_mean or p.mean_length("intron", 2000)) - self.m_intron)]
         else:
             self.intron_length = intron_mixture(np.asarray(lengths, dtype=float) - self.m_intron)
+
+    def _exon_families(self, st: str, mean_exon: float) -> list[tuple[str, dict[str, float], dict[str, float], float]]:
+        """CDS exon families of strand `st` in reading direction: (tag, share of the entries from a gene edge /
+        an intron that go to it, share of its exits to an intron / a gene edge, mean length). With
+        the models' `exon_types`, one family per exon type (single, initial, internal, terminal: each its own
+        length, told apart by what it is entered from and left to); else one family for every exon."""
+        p = self.p
+        n = {k: len(p.lengths.get(f"cds_{k}", ())) for k in ("single", "initial", "internal", "terminal")}
+        if not p.exon_types:
+            fe = (n["single"] + n["initial"]) / max(1, sum(n.values()))  # share of CDS exon ends that are the CDS end
+            return [("", {"edge": 1.0, "intron": 1.0}, {"intron": 1 - fe, "edge": fe}, mean_exon)]
+
+        def mean(kind: str) -> float:
+            a = p.lengths.get(f"cds_{kind}", ())
+            return float(np.mean(a)) if len(a) >= TYPE_SAMPLE else mean_exon
+
+        first, last = ("initial", "terminal") if st == "+" else ("terminal", "initial")
+        multi = (n["initial"] + 1) / (n["initial"] + n["single"] + 2)  # a gene edge opens a multi-exon CDS
+        mid = (n["internal"] + 1) / (n["internal"] + n["terminal"] + 2)  # an intron leads to an internal exon
+        return [("s", {"edge": 1 - multi}, {"edge": 1.0}, mean("single")),
+                ("f", {"edge": multi}, {"intron": 1.0}, mean(first)),
+                ("i", {"intron": mid}, {"intron": 1.0}, mean("internal")),
+                ("l", {"intron": 1 - mid}, {"edge": 1.0}, mean(last))]
 
     # ------------------------------------------------------------------ building
 
@@ -220,30 +254,34 @@ class GeneHMM:
         self.groups[st] = _strand_groups(st)
         g1, g2 = self.groups[st]["g1"], self.groups[st]["g2"]
         S = self._state
-        C = [S(f"C{k}{st}", "cds", si, k, [(ni, EXON), (ni, CDS)]) for k in range(3)]
-        # multi-stage exons (lengths: minimum + a sum of `stages` geometrics, so that short exons are
-        # rarer): CDS is entered in the first stage's states (C{k}s0), left from the last (C{k}) only
-        stages = [[S(f"C{k}s{j}{st}", "cds", si, k, [(ni, EXON), (ni, CDS)]) for k in range(3)] for j in range(self.stages - 1)] + [C]
         E, J = self.edges.append, self.jumps.append
         lg = np.log
         op, cl = f"open{st}", f"close{st}"
         q_gene = self.q_ig / 2
         q_cod = q_gene * self.f_coding
-        # CDS exon ends after each codon position (reading direction)
-        Q = min(0.9, 3 * self.q_exon)
-        fe, P = self.f_end, self.phase_p
-        if plus:
-            end_after = {2: Q * fe}
-            intr_after = {2: Q * (1 - fe) * P[0], 0: Q * (1 - fe) * P[1], 1: Q * (1 - fe) * P[2]}
-        else:
-            end_after = {2: Q * fe}
-            intr_after = {2: Q * (1 - fe) * P[0], 0: Q * (1 - fe) * P[2], 1: Q * (1 - fe) * P[1]}
-        for k in range(3):
-            out = intr_after[k] + end_after.get(k, 0.0)
-            E((C[k], C[(k + 1) % 3], lg(1 - out)))
-            for a, b in zip(stages, stages[1:]):
-                E((a[k], a[(k + 1) % 3], lg(1 - self.q_exon)))
-                E((a[k], b[(k + 1) % 3], lg(self.q_exon)))
+        P = self.phase_p  # intron phases 0 / 1 / 2, left after codon position 2 / 0 / 1 (plus), 2 / 1 / 0 (minus)
+        phase_after = {2: P[0], 0: P[1], 1: P[2]} if plus else {2: P[0], 0: P[2], 1: P[1]}
+        # CDS exon families (see _exon_families), each a sum of `stages` geometrics: entered in its first
+        # stage's states (C{k}{tag}s0), left from its last (C{k}{tag}); per codon, an exon ends with probability Q
+        fams = []
+        for tag, enter, leave, mean in self.families[st]:
+            q = min(0.3, self.stages / max(10.0, mean - self.m_exon))  # per base, per stage
+            Q = min(0.9, 3 * q)
+            final = [S(f"C{k}{tag}{st}", "cds", si, k, [(ni, EXON), (ni, CDS)]) for k in range(3)]
+            stages = [[S(f"C{k}{tag}s{j}{st}", "cds", si, k, [(ni, EXON), (ni, CDS)]) for k in range(3)] for j in range(self.stages - 1)] + [final]
+            intr_after = {k: Q * leave.get("intron", 0.0) * phase_after[k] for k in range(3)}
+            end_after = Q * leave.get("edge", 0.0)  # after codon position 2
+            for k in range(3):
+                E((final[k], final[(k + 1) % 3], lg(1 - intr_after[k] - (end_after if k == 2 else 0.0))))
+                for x, y in zip(stages, stages[1:]):
+                    E((x[k], x[(k + 1) % 3], lg(1 - q)))
+                    E((x[k], y[(k + 1) % 3], lg(q)))
+            fams.append((stages[0], final, enter, intr_after, end_after))
+        self.cds_states[st] = fams[0][1]
+        into_from_edge = [(first, enter["edge"]) for first, _, enter, _, _ in fams if enter.get("edge")]
+        into_from_intron = [(first, enter["intron"]) for first, _, enter, _, _ in fams if enter.get("intron")]
+        to_intron = [(final, intr_after) for _, final, _, intr_after, _ in fams if intr_after[2] > 0]
+        to_edge = [(final, end_after) for _, final, _, _, end_after in fams if end_after > 0]
         # introns by phase (and, phases 1 and 2, by the bases of the split codon), one set per length
         # component: entries are jumps of m_intron bases, exits jumps of m_exon bases into CDS
         mi, me = self.m_intron, self.m_exon
@@ -251,19 +289,25 @@ class GeneHMM:
             stay_i, exit_i = self._stay_exit(mean + mi, mi)
             w = lg(weight)
             I0 = S(f"I0{st}{c}", "intron", si, labels=[(ni, INTRON)])
-            J(_Jump(C[2], I0, lg(intr_after[2]) + w, [I0] * mi, [(op, 0)]))
+            for final, after in to_intron:
+                J(_Jump(final[2], I0, lg(after[2]) + w, [I0] * mi, [(op, 0)]))
             E((I0, I0, stay_i))
-            J(self._cds_jump(I0, st, 0, me, exit_i, [(cl, 0)]))
+            for first, share in into_from_intron:
+                J(self._cds_jump(I0, st, 0, me, exit_i + lg(share), [(cl, 0)], into=first))
             for name in g1:
                 I1 = S(f"I1{name}{st}{c}", "intron", si, labels=[(ni, INTRON)])
-                J(_Jump(C[0], I1, lg(intr_after[0]) + w, [I1] * mi, [(op, 0), (f"g1{st}{name}", 0)]))
+                for final, after in to_intron:
+                    J(_Jump(final[0], I1, lg(after[0]) + w, [I1] * mi, [(op, 0), (f"g1{st}{name}", 0)]))
                 E((I1, I1, stay_i))
-                J(self._cds_jump(I1, st, 1, me, exit_i, [(cl, 0), (f"cmp2{st}{name}", 1)]))
+                for first, share in into_from_intron:
+                    J(self._cds_jump(I1, st, 1, me, exit_i + lg(share), [(cl, 0), (f"cmp2{st}{name}", 1)], into=first))
             for name in g2:
                 I2 = S(f"I2{name}{st}{c}", "intron", si, labels=[(ni, INTRON)])
-                J(_Jump(C[1], I2, lg(intr_after[1]) + w, [I2] * mi, [(op, 0), (f"g2{st}{name}", 0)]))
+                for final, after in to_intron:
+                    J(_Jump(final[1], I2, lg(after[1]) + w, [I2] * mi, [(op, 0), (f"g2{st}{name}", 0)]))
                 E((I2, I2, stay_i))
-                J(self._cds_jump(I2, st, 2, me, exit_i, [(cl, 0), (f"cmp1{st}{name}", 0)]))
+                for first, share in into_from_intron:
+                    J(self._cds_jump(I2, st, 2, me, exit_i + lg(share), [(cl, 0), (f"cmp1{st}{name}", 0)], into=first))
         # UTRs
         u5_pair = u3_pair = None
         if self.utr:
@@ -274,31 +318,37 @@ class GeneHMM:
         # gene ends
         if plus:
             # start: IG / 5'UTR -> ATG + first exon; stop: C2 -> stop codon -> 3'UTR / IG
-            J(self._cds_jump(self.IG, st, 0, self.m_first, lg(q_cod * (1 - p5)) if p5 < 1 else NEG, [("start+", 0)]))
-            stop_p = Q * fe
-            for dst, share in ((self.IG, 1 - p3), (u3_pair[0] if u3_pair else None, p3)):
-                if dst is not None and share > 0:
-                    J(_Jump(C[2], dst, lg(stop_p * share), [C[0], C[1], C[2], dst], [("stop+", 0)], cds=("+", 0)))
+            for first, share in into_from_edge:
+                J(self._cds_jump(self.IG, st, 0, self.m_first, lg(q_cod * (1 - p5) * share) if p5 < 1 else NEG, [("start+", 0)], into=first))
+            for final, stop_p in to_edge:
+                for dst, share in ((self.IG, 1 - p3), (u3_pair[0] if u3_pair else None, p3)):
+                    if dst is not None and share > 0:
+                        J(_Jump(final[2], dst, lg(stop_p * share), [final[0], final[1], final[2], dst], [("stop+", 0)], cds=("+", 0)))
             if u5_pair:
                 u5e, _, u5_exit = u5_pair
                 E((self.IG, u5e, lg(q_cod * p5)))
-                J(self._cds_jump(u5e, st, 0, self.m_first, u5_exit, [("start+", 0)]))
+                for first, share in into_from_edge:
+                    J(self._cds_jump(u5e, st, 0, self.m_first, u5_exit + lg(share), [("start+", 0)], into=first))
             if u3_pair:
                 u3e, _, u3_exit = u3_pair
                 E((u3e, self.IG, u3_exit))
         else:
             # read from the 3' end: IG / 3'UTR -> stop codon + exon; C2 after CAT -> 5'UTR / IG
-            J(self._cds_jump(self.IG, st, 0, self.m_last, lg(q_cod * (1 - p3)) if p3 < 1 else NEG, [("stop-", 0)], skip_first=True))
-            end_p = Q * fe
+            for first, share in into_from_edge:
+                J(self._cds_jump(self.IG, st, 0, self.m_last, lg(q_cod * (1 - p3) * share) if p3 < 1 else NEG, [("stop-", 0)],
+                                 skip_first=True, into=first))
             # the start codon ends the CDS: a 2-base jump, so that its score rides on the edge
-            J(_Jump(C[2], self.IG, lg(end_p * (1 - p5)) if p5 < 1 else NEG, [self.IG] * 2, [("end-", 0)]))
+            for final, end_p in to_edge:
+                J(_Jump(final[2], self.IG, lg(end_p * (1 - p5)) if p5 < 1 else NEG, [self.IG] * 2, [("end-", 0)]))
             if u3_pair:
                 u3e, _, u3_exit = u3_pair
                 E((self.IG, u3e, lg(q_cod * p3)))
-                J(self._cds_jump(u3e, st, 0, self.m_last, u3_exit, [("stop-", 0)], skip_first=True))
+                for first, share in into_from_edge:
+                    J(self._cds_jump(u3e, st, 0, self.m_last, u3_exit + lg(share), [("stop-", 0)], skip_first=True, into=first))
             if u5_pair:
                 u5e, _, u5_exit = u5_pair
-                J(_Jump(C[2], u5e, lg(end_p * p5), [u5e] * 2, [("end-", 0)]))
+                for final, end_p in to_edge:
+                    J(_Jump(final[2], u5e, lg(end_p * p5), [u5e] * 2, [("end-", 0)]))
                 E((u5e, self.IG, u5_exit))
         if self.lnc:
             le, li, le_exit = self._utr(st, "lnc", [(ni, EXON)], "lnc")
@@ -329,11 +379,11 @@ class GeneHMM:
         self.jumps.append(_Jump(it, ex, exit_i, [ex] * mu, [(f"close{st}", 0)]))
         return ex, it, float(np.log(q * (1 - f_intron)))
 
-    def _cds_jump(self, src: int, st: str, k0: int, d: int, logp: float, terms: list, skip_first: bool = False) -> _Jump:
-        """Jump from `src` into CDS: d bases starting at codon position k0, every complete codon in
-        it checked for an in-frame stop (except the first with `skip_first`: the stop codon itself)."""
-        C = [self.names.index(f"C{k}s0{st}" if self.stages > 1 else f"C{k}{st}") for k in range(3)]
-        fill = [C[(k0 + i) % 3] for i in range(d)]
+    def _cds_jump(self, src: int, st: str, k0: int, d: int, logp: float, terms: list, into: list[int], skip_first: bool = False) -> _Jump:
+        """Jump from `src` into the CDS states `into` (codon positions 0, 1, 2): d bases starting at codon
+        position k0, every complete codon in it checked for an in-frame stop (except the first with
+        `skip_first`: the stop codon itself)."""
+        fill = [into[(k0 + i) % 3] for i in range(d)]
         first = (3 - k0) % 3 + 2  # offset of the end of the first codon lying wholly inside the jump
         if skip_first and first == 2:
             first = 5
@@ -525,7 +575,7 @@ class _Engine:
         self.IG = hmm.IG
         self.const = [len(set(j.fill)) == 1 for j in hmm.jumps]
         self.const_states = sorted({self.fill_int_of(j)[0] for j, c in zip(hmm.jumps, self.const) if c})
-        self.c_states = {st: [pos[hmm.names.index(f"C{k}{st}")] for k in range(3)] for st in hmm.groups}
+        self.c_states = {st: [pos[s] for s in hmm.cds_states[st]] for st in hmm.groups}
         # in-frame stop check: every CDS state at codon position 2 completes a codon at its base
         self.chk_rows = [(pos[s], f"chk{'+-'[hmm.strand[s] - 1]}") for s in range(S) if hmm.kind[s] == "cds" and hmm.codon[s] == 2]
         self.self_slot = [next((k for k, sk in enumerate(self.slot_kind[i]) if sk == ("e", i)), -1) for i in range(S)]

@@ -366,6 +366,7 @@ class GeneModelParams:
     donor_pairwise: PairwiseSiteModel | None = None  # blended with the chains at `pairwise_weight` (None: chains alone)
     acceptor_pairwise: PairwiseSiteModel | None = None
     pairwise_weight: float = PAIRWISE_WEIGHT
+    exon_types: bool = False  # decode CDS exons with a length model per type (genannot.euk.decode; set by self-training)
 
     @property
     def coding_order(self) -> int:
@@ -489,6 +490,7 @@ class GeneModelParams:
             "stats": self.stats,
             "splice_weight": self.splice_weight,
             "pairwise_weight": self.pairwise_weight,
+            "exon_types": self.exon_types,
         }
         arrays = {
             "log_bg": self.log_bg, "donor": self.donor.logp, "acceptor": self.acceptor.logp, "start": self.start.logp,
@@ -538,7 +540,7 @@ class GeneModelParams:
             upstream_atg_share=arr.get("upstream_atg_share", np.zeros(0)), splice_weight=float(meta.get("splice_weight", 1.0)),
             donor_pairwise=PairwiseSiteModel.from_arrays(arr, "donor_pw"),
             acceptor_pairwise=PairwiseSiteModel.from_arrays(arr, "acceptor_pw"),
-            pairwise_weight=float(meta.get("pairwise_weight", PAIRWISE_WEIGHT)),
+            pairwise_weight=float(meta.get("pairwise_weight", PAIRWISE_WEIGHT)), exon_types=bool(meta.get("exon_types", False)),
         )
 
     # ------------------------------------------------------------------ fitting
