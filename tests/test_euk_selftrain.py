@@ -238,6 +238,19 @@ def test_a_sparse_input_whose_gene_count_runs_away_keeps_the_prior(prior: GeneMo
     assert report.used, report  # 100 = 2.5 x 40: still within bounds
 
 
+def test_a_dense_inputs_rounds_decode_with_exon_types_once_they_hold_enough_genes(prior: GeneModelParams) -> None:
+    """A length per CDS exon type needs a sample: a dense input's rounds use them from a round of `typed_round_genes`
+    complete genes on, a sparse input's never; the models returned always (see the module doc)."""
+    seq, _ = _compact_genome(3, 120)
+    dense = {"min_orf": 300, "min_orfs": 1, "min_density": 0.0}
+    calls: list = []
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70, 70], calls), typed_round_genes=50, **dense)
+    assert report.used and [p.exon_types for p in calls] == [False, False, True] and params.exon_types, report
+    calls = []
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70, 70], calls), typed_round_genes=50, **SPARSE)
+    assert report.used and [p.exon_types for p in calls] == [False, False, False] and params.exon_types, report
+
+
 def test_rounds_that_rise_and_fall_keep_the_prior(prior: GeneModelParams) -> None:
     """The Drosophila slice self-trained from a C. elegans prior: 148 / 198 / 259 / 207 complete genes, never under the
     first round nor past the runaway bound, and worse models at the end (see the module doc)."""

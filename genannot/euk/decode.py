@@ -44,13 +44,11 @@ Structured decoder
   four families of CDS states per strand, told apart by what they are entered from (a gene edge or an
   intron) and left to. The types' lengths differ far more than one length can follow (annotations'
   medians, single / initial / internal / terminal: Arabidopsis 639 / 186 / 121 / 204 nt, yeast 1,272 /
-  33 / 123 / 474, C. elegans 175 / 88 / 168 / 150). Self-trained models, final decoding: Arabidopsis
-  slice CDS-exon F1 0.780 -> 0.792 (transcript F1 0.271 -> 0.277), yeast 0.879 -> 0.881 (intron F1 0.236
-  -> 0.241), C. elegans 0.660 -> 0.659. Not for the embedded models on a genome they were not fitted
-  to: their single-exon genes' lengths (mostly mammal ones, mean 1,047 nt) let long ORFs through as
-  genes on the Drosophila slice (single-exon genes 20 -> 49, CDS-exon F1 0.531 -> 0.494); nor in
-  self-training's rounds, whose lengths come from the last round's genes (C. elegans from a prior
-  fitted without it 0.660 -> 0.642, Arabidopsis 0.780 -> 0.800).
+  33 / 123 / 474, C. elegans 175 / 88 / 168 / 150). Self-trained models: Arabidopsis slice CDS-exon F1
+  0.780 -> 0.798, yeast 0.879 -> 0.882 (intron F1 0.236 -> 0.259), C. elegans 0.660 -> 0.659 (which
+  rounds use them: genannot.euk.selftrain). Not for the embedded models on a genome they were not
+  fitted to: their single-exon genes' lengths (mostly mammal ones, mean 1,047 nt) let long ORFs through
+  as genes on the Drosophila slice (single-exon genes 20 -> 49, CDS-exon F1 0.531 -> 0.494).
 - Long sequences are decoded in overlapping windows (`window`, `overlap`), `batch` windows at once
   (numpy, vectorised over windows and states; a Python loop over positions). Consecutive windows'
   paths are joined inside their overlap where they agree state by state; where they never agree
