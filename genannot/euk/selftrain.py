@@ -141,7 +141,8 @@ kept: `self_train` then returns None. The sample is the input's first records up
 the Drosophila slice decoded with a prior fitted on C. elegans alone (CDS-exon F1 0.352, ahead of the pooled
 prior's 0.293): its rounds rose and fell (148 / 198 / 259 / 207 complete genes), never under the first round nor
 past the runaway bound, and the models they ended with scored 0.168. Every measured self-training that converges
-ends within 1% of its highest round (C. elegans 114 / 113; every `bench/euk_pieces.py` row).
+ends within 2% of its highest round (C. elegans 114 / 113; every `bench/euk_pieces.py` row, Arabidopsis Chr2+Chr4
+68 / 67 the furthest).
 
 The floors are set for small inputs. A plant's or a yeast's chromosome piece of 0.2-0.3 Mb holds 15-50 long
 ORFs and its first round 20-60 complete genes; with the prior kept (its mammal coding chain), CDS-exon F1 is
