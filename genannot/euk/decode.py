@@ -219,8 +219,7 @@ class GeneHMM:
             return [("", {"edge": 1.0, "intron": 1.0}, {"intron": 1 - fe, "edge": fe}, mean_exon)]
 
         def mean(kind: str) -> float:
-            a = p.lengths.get(f"cds_{kind}", ())
-            return float(np.mean(a)) if len(a) >= TYPE_SAMPLE else mean_exon
+            return p.mean_length(f"cds_{kind}", mean_exon) if n[kind] >= TYPE_SAMPLE else mean_exon
 
         first, last = ("initial", "terminal") if st == "+" else ("terminal", "initial")
         multi = (n["initial"] + 1) / (n["initial"] + n["single"] + 2)  # a gene edge opens a multi-exon CDS
