@@ -71,6 +71,15 @@ def test_tail_to_tail_overlap():
     assert len(chosen(bad, [50, 40])) == 1
 
 
+def test_overlap_cost_keeps_out_a_weak_gene_across_another_genes_end():
+    # 150 nt tail to tail: allowed, but at 0.1 per base the short gene must earn more than 15 to come in
+    rows = [(0, 999, 1, 0), (850, 1099, -1, 1)]
+    cost = Params().overlap_cost
+    assert len(chosen(rows, [50, 12])) == 2
+    assert chosen(rows, [50, 12], overlap_cost=cost) == [(0, 999, 1)]
+    assert len(chosen(rows, [50, 20], overlap_cost=cost)) == 2
+
+
 def test_head_to_head_no_overlap():
     # - gene then + gene: 5' ends may not overlap at all
     bad = [(0, 999, -1, 0), (999, 1999, 1, 1)]

@@ -14,7 +14,13 @@ next gene ends to the right of the previous one; connections follow Prodigal's r
   same strand: the next gene may begin up to `max_same_overlap` (60) nt before the previous one ends;
   tail-to-tail (+ then -): 3' ends may overlap by less than `max_opp_overlap` (200) nt and less than
   either gene; head-to-head (- then +): no overlap; at most one gene per stop group;
-  small bonuses for close same-strand genes (operons), small penalties for strand switches and long gaps.
+  small bonuses for close same-strand genes (operons), small penalties for strand switches and long gaps;
+  every overlapping base costs `overlap_cost` (0.1, Prodigal has no such cost). The genes it keeps out are short ones
+  lying across the 3' end of a better gene on the other strand, mostly not in the reference: on six genomes the
+  classifiers trained on (B. subtilis, C. crescentus, P. fluorescens, S. aureus, Synechocystis, P. furiosus) 3'
+  specificity rose 0.08-0.64 points (Synechocystis 0.9440 -> 0.9504) and sensitivity fell at most 0.08 (costs of
+  0.05 / 0.2 / 0.5: summed sensitivity + specificity +0.011 / +0.018 / +0.019 over the six against +0.016 at 0.1,
+  with E. coli's sensitivity under Prodigal's at 0.5).
 
 Inputs too short to self-train on (anonymous mode) are scored with the statistics of preset training genomes
 near their GC (presets.py), keeping the preset whose gene set scores highest (Prodigal's metagenomic mode).
@@ -73,6 +79,7 @@ class Params:
     atypical_fraction: float = 0.2  # share of called genes that trains a second (atypical) coding model
     atypical_penalty: float = 15.0  # handicap of the atypical model against the main one
     gene_bonus: float = 0.0  # added to every candidate's score (calling threshold)
+    overlap_cost: float = 0.1  # per base shared by two chosen genes (module doc)
     plausible_min: float = -10.0  # groups whose best statistics score is above this go to the classifiers
     cds_missing: float = -6.0  # log-odds assumed for groups the CDS classifier did not score
     # anonymous mode (too little sequence to self-train)
@@ -594,7 +601,7 @@ def _decode(recs, cands, feats, cscores, smodel: StartModel, opts: FinderOptions
     for k, (r, c, f, cs) in enumerate(zip(recs, cands, feats, cscores)):
         ss = start_scores(c, f, smodel, cs, p, opts.closed, tis_logit=None if tis is None else tis[k])
         total = cs + ss.total + p.gene_bonus
-        res = choose_genes(c, total, p, ss.rscore, ss.uscore)
+        res = choose_genes(c, total, p, ss.rscore, ss.uscore, overlap_cost=p.overlap_cost)
         dp_total += res.total
         ch = res.chosen[total[res.chosen] > 0]
         out.append(RecordCalls(r, c, ch, total, cs, ss.total, rbs_bin=smodel.sd_choice(f.sd),
@@ -770,7 +777,7 @@ def _anonymous(recs, opts: FinderOptions, priors) -> list[RecordCalls]:
         cs = p.anon_cds_weight * (cl - p.anon_cds_offset) + np.minimum(lf, p.anon_length_cap)
         ss = start_scores(c, f, prior_model, cs, p, opts.closed, tis_logit=tl)
         total = cs + ss.total
-        res = choose_genes(c, total, p, ss.rscore, ss.uscore)
+        res = choose_genes(c, total, p, ss.rscore, ss.uscore, overlap_cost=p.overlap_cost)
         ch = res.chosen[total[res.chosen] > 0]
         out.append(RecordCalls(r, c, ch, total, cs, ss.total, prob_cds=cp, prob_tis=tp))
     return out
