@@ -161,6 +161,38 @@ def test_an_intron_poor_genome_fits_intron_lengths_to_its_shorter_predicted_intr
     assert params.donor is prior.donor and kept.max() < np.median(own) + 1
 
 
+def test_an_intron_poor_genome_gets_splice_sites_of_its_own_from_its_unique_genes(prior: GeneModelParams) -> None:
+    """An intron-poor genome's rounds keep the prior's splice sites (their few predicted introns are mostly
+    wrong); once they settle, the splice sites are fitted on the last round's genes, copies left out (a
+    retrotransposon's frameshift read as an intron, in every copy), and weighted as re-fitted ones."""
+    from test_euk_decode import training_genome
+
+    from genannot.features import Gene, Transcript
+
+    b = training_genome(3, 150)
+    singles, _ = _compact_genome(5, 150)
+    src = next(g for g in b.genes if len(g.transcripts[0].cds) > 1 and g.strand == "+")
+    t = src.transcripts[0]
+    donor = t.cds[0][1]  # last base of the first CDS piece: the intron's G is at donor + 1 (1-based)
+    unit = b.seq[src.start - 1 : donor + 1] + "C" + b.seq[donor + 2 : src.end] + "A" * 300  # ... its T made a C
+    copies = [Gene("copies", "+", f"c{k}", [Transcript(f"c{k}", "mRNA",
+              exons=[(a - src.start + 1 + k * len(unit), e - src.start + 1 + k * len(unit)) for a, e in t.exons],
+              cds=[(a - src.start + 1 + k * len(unit), e - src.start + 1 + k * len(unit)) for a, e in t.cds])])
+              for k in range(20)]
+    sample = [("chr", b.seq), ("orfs", singles), ("copies", unit * 20)]
+    genes = {"chr": b.genes, "orfs": long_orfs("orfs", singles, 300), "copies": copies}
+
+    def decode(p: GeneModelParams, sample: list) -> dict:
+        return genes
+
+    params, report = self_train(prior, sample, decode, min_orf=150, min_orfs=5, min_density=0, min_genes=40)
+    assert report.used and report.introns_per_round[-1] < report.genes_per_round[-1], report  # intron-poor
+    assert params.splice_weight == SPLICE_WEIGHT and params.donor is not prior.donor
+    assert params.donor_pairs.get("GT", 0) >= 100 and "GC" not in params.donor_pairs  # no copy's intron
+    kept = self_train(prior, sample, decode, min_orf=150, min_orfs=5, min_density=0, min_genes=40, min_introns=10**6)[0]
+    assert kept.donor is prior.donor and kept.splice_weight == prior.splice_weight  # too few introns: the prior's
+
+
 def _growing(seq: str, counts: list[int], calls: list):
     """A decoder whose k-th call predicts the first counts[k] genes of `seq` (its long ORFs), the last
     count repeated after that; the models it was called with go to `calls`."""
