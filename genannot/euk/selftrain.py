@@ -15,7 +15,8 @@ when the input holds enough coding sequence, the models are re-fitted on the inp
    predicted genes (coding chain, start context, stop usage, exon, intron and intergenic lengths,
    intron phases, gene density, and the splice sites once the genes hold `min_introns` introns and
    at least one per gene; until then, and in an intron-poor genome such as a yeast, whose few
-   predicted introns are mostly wrong, the prior's splice sites stay).
+   predicted introns are mostly wrong, the prior's splice sites stay; such a genome's are fitted once
+   the rounds have settled, see below).
    On the Arabidopsis slice the complete genes per round climb 157 -> 230 -> 275 -> 297 -> 312 ->
    318 -> 320 (CDS-exon F1 0.657; 0.04 with the prior); on yeast they settle within 4.
 
@@ -96,7 +97,8 @@ the types, the C. elegans slice from a prior fitted without it fell from 0.660 t
 drift with their own lengths).
 
 The rounds fit no pairwise splice-site models (genannot.euk.genemodel.PairwiseSiteModel: a regression
-per fit, too slow to repeat every round); an intron-poor genome keeps the prior's with its chains, and an
+per fit, too slow to repeat every round); an intron-poor genome keeps the prior's with its chains until its
+splice sites are fitted once at the end (pairwise models too from 100 sites on; yeast: chains alone), and an
 intron-rich one decodes its rounds with its re-fitted chains alone and gets pairwise models fitted on
 the last round's genes, beside the final coding chain. Arabidopsis slice CDS-exon F1: 0.769 before
 pairwise models existed, 0.765 with the prior's in the first round only, 0.774 with them re-fitted at the end.
