@@ -164,7 +164,9 @@ class GeneHMM:
         self.edges: list[tuple[int, int, float]] = []  # delay-1 edges: src, dst, log-probability
         self.jumps: list[_Jump] = []
         self.groups: dict[str, dict] = {}
-        self.cds_states: dict[str, list[int]] = {}  # per strand, CDS states at codon positions 0, 1, 2 (one family's)
+        # per strand, one exon family's CDS states at codon positions 0, 1, 2: the engine sums a CDS jump's
+        # emissions over them whatever family the jump enters, as every family's CDS states emit alike
+        self.cds_states: dict[str, list[int]] = {}
         self._lengths()
         self.IG = self._state("IG", "ig", 0)
         self.edges.append((self.IG, self.IG, np.log1p(-self.q_ig * len(strands) / 2)))
