@@ -2,10 +2,11 @@
 """Short inputs: genannot prok on fixed slices of the held-out genomes beside `prodigal -p meta`, same run.
 
 For each genome (E. coli, M. tuberculosis, H. salinarum, N. pharaonis: the default classifiers never saw them, and
-no preset was built from them) and each slice length, `--slices` slices of the chromosome at evenly spaced,
+their own presets are left out) and each slice length, `--slices` slices of the chromosome at evenly spaced,
 fixed offsets (the first at 0, the last ending at the chromosome's end). Each slice is annotated on its own:
   anon-old    anonymous mode with the classifiers only (genannot before presets; `presets=[]`);
-  presets     anonymous mode with the packaged presets (genannot/prok/presets.npz), forced at every length;
+  presets     anonymous mode with the packaged presets (genannot/prok/presets.npz; `--presets` another file),
+              forced at every length; the scored genome's own preset is always left out (leave one out);
   self-train  the full-genome path (self-trained statistics + classifiers), forced at every length >= 20 kb
               (Prodigal's own minimum for training);
   prodigal    `prodigal -p meta` on all slices of the genome in one multi-record FASTA (each record annotated on
@@ -98,17 +99,18 @@ def main(argv: list[str] | None = None) -> int:
                     "and C. crescentus with models that never saw them")
     ap.add_argument("--presets-without", default="", help="comma-separated preset genomes left out (the genomes scored, "
                     "when they are training genomes)")
+    ap.add_argument("--presets", help="presets file (default: the packaged genannot/prok/presets.npz)")
     ap.add_argument("--json", default=str(OUT / "prok_short.json"))
     args = ap.parse_args(argv)
     from genannot.prok.classifiers import load_prok_models
-    from genannot.prok.presets import load_presets
+    from genannot.prok.presets import load_presets, read_presets
     from genannot.runtime.device import set_threads
 
     set_threads(1)
     OUT.mkdir(exist_ok=True)
     models = load_prok_models(args.model, None, device="cpu")
     without = set(filter(None, args.presets_without.split(",")))
-    presets = [p for p in load_presets() if p.name not in without] if without else None
+    presets = [p for p in (read_presets(args.presets) if args.presets else load_presets()) if p.name not in without]
     modes = args.modes.split(",")
     rows = []
     for size in map(int, args.sizes.split(",")):
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 if mode == "prodigal":
                     pred, dt = run_prodigal(slices, OUT / f"short_{tag}_{size}")
                 else:
-                    pred, dt = run_genannot(slices, mode, models, presets)
+                    pred, dt = run_genannot(slices, mode, models, [p for p in presets if p.name != tag])
                 res = eval_prok(prok_bench.drop_3prime_partial(pred), ref)
                 row = {"size": size, "genome": tag, "mode": mode, "n_ref": res["n_ref"], "n_pred": res["n_pred"],
                        "matched_3": res["matched_3"], "matched_5_3": res["matched_5_3"], "wall_s": round(dt, 2)}
