@@ -150,6 +150,29 @@ def test_repeats_are_masked_where_the_input_has_no_soft_mask(tmp_path, tiny_euk_
     assert strands == ["-"]
 
 
+def test_a_record_that_is_all_repeat_stays_masked(tmp_path, tiny_euk_model, caplog):
+    """A record made of nothing but copies of a gene (a tandem array) is lowercase throughout once genannot masks
+    it: that is its own repeat mask, not a lowercase file, so its exons still pay the penalty (before: soft-masking
+    ignored, with a warning that called the upper-case input lowercase, and the copies annotated as genes)."""
+    import logging
+
+    b = planted()
+    g = b.genes[0]
+    array = b.seq[g.start - 1 : g.end] * 5
+    fa, out = tmp_path / "in.fa", tmp_path / "o.gff3"
+    fa.write_text(f">chr\n{b.seq}\n>array\n{array}\n")
+
+    def array_genes(*opts: str) -> int:
+        assert main(["euk", str(fa), "--model", str(tiny_euk_model), "--net-weight", "0", "--no-self-train",
+                     "--softmask-penalty", "3", *opts, "-o", str(out)]) == 0
+        return sum(1 for line in out.read_text().splitlines() if line.startswith("array\t") and "\tmRNA\t" in line)
+
+    assert array_genes("--mask-repeats", "never") > 0
+    with caplog.at_level(logging.WARNING):
+        assert array_genes() == 0
+    assert "lowercase" not in caplog.text
+
+
 def test_short_records_are_grouped_counting_their_spacers():
     """Without the network, consecutive short records are decoded together up to GROUP_BP, each counted with the
     longest N spacer decode_records puts after it (so a group of tiny contigs stays about GROUP_BP long); a record

@@ -113,6 +113,8 @@ class DecodeOptions:
     lnc: bool | None = None  # None: on with network tracks
     splice_filter: bool = True
     softmask_penalty: float = 0.15  # per soft-masked (lowercase: repeat) base in exon states
+    own_mask: bool = False  # the lowercase letters are genannot's own repeat mask (genannot.euk.repeats): a mask
+    # however much of a record it covers, never a lowercase file
     min_intron: int | None = None  # default: 1% quantile of the training introns, 20..80
     min_exon: int | None = None  # CDS exons after an intron; default: 1% quantile of internal exons, 3..30 (FLOOR_SAMPLE)
     min_first_exon: int | None = None  # CDS exon after the start codon; default: 2% quantile, 3..30 (FLOOR_SAMPLE)
@@ -1045,7 +1047,7 @@ def decode_record(
     tracks, a callable (start, end) -> tracks of seq[start:end], or None. With a `softmask_penalty`,
     exon states pay it on every soft-masked base: `softmask` (bool per base) where given, else the
     lowercase letters of `seq`; not on a record that is lowercase almost throughout (>= 99%: a
-    lowercase file, not a repeat mask). `track_sink(start, tracks)` sees the tracks of every window
+    lowercase file, not a repeat mask) unless `own_mask` says genannot masked it. `track_sink(start, tracks)` sees the tracks of every window
     group as the decoder uses them, in order along the sequence (groups overlap). Keyword
     overrides set DecodeOptions fields.
     """
@@ -1053,7 +1055,7 @@ def decode_record(
     codes = _Codes(seq)
     L = len(codes)
     wins = plan_windows(L, opt.window, opt.overlap, n_runs(seq, opt.min_n_run)) if L else []
-    if opt.softmask_penalty and softmask is None and L and _lowercase_file(seqid, _lowercase_share(codes)):
+    if opt.softmask_penalty and softmask is None and L and not opt.own_mask and _lowercase_file(seqid, _lowercase_share(codes)):
         opt = replace(opt, softmask_penalty=0.0)
     # one machine for both strands, or one per strand (genes may then overlap on opposite strands)
     decoders = []
@@ -1117,7 +1119,7 @@ def decode_records(records: Sequence[tuple[str, str]], params: GeneModelParams, 
         pos += len(seq) + len(spacer)
         if opt.softmask_penalty:
             lower = _Codes(seq).lowercase(0, len(seq))
-            if len(seq) and _lowercase_file(seqid, float(lower.mean())):
+            if len(seq) and not opt.own_mask and _lowercase_file(seqid, float(lower.mean())):
                 lower[:] = False
             masks.append(lower)
             masks.append(np.zeros(len(spacer), dtype=bool))

@@ -157,9 +157,9 @@ def _first(records: Iterator[tuple[str, SpooledSequence]], bp: int) -> list[tupl
     return held
 
 
-def _repeat_masked(records: Iterator[tuple[str, SpooledSequence]], mode: str) -> tuple[Iterator[tuple[str, SpooledSequence]], str]:
-    """(`records`, each soft-masked where repeated k-mers cover it, a header note) where `mode` ('auto',
-    'always', 'never') asks for it; 'auto' keeps an input's own soft-mask (genannot.euk.repeats)."""
+def _repeat_masked(records: Iterator[tuple[str, SpooledSequence]], mode: str) -> tuple[Iterator[tuple[str, SpooledSequence]], str, bool]:
+    """(`records`, each soft-masked where repeated k-mers cover it, a header note, whether they were) where
+    `mode` ('auto', 'always', 'never') asks for it; 'auto' keeps an input's own soft-mask (genannot.euk.repeats)."""
     from genannot.euk.decode import MOSTLY_LOWERCASE
     from genannot.euk.repeats import K, MIN_COPIES, SAMPLE_BP, repeated_kmers
 
@@ -169,12 +169,12 @@ def _repeat_masked(records: Iterator[tuple[str, SpooledSequence]], mode: str) ->
     lower = _soft_masked_share(sample, bp)
     if mode == "never" or (mode == "auto" and OWN_SOFTMASK <= lower < MOSTLY_LOWERCASE):
         why = "--mask-repeats never" if mode == "never" else f"the input's own soft-mask: {lower:.1%} of its first {bp:,} bp"
-        return itertools.chain(held, records), f"not used ({why})"
+        return itertools.chain(held, records), f"not used ({why})", False
     repeats = repeated_kmers(sample)
     held = [(rec_id, _masked_record(seq, repeats)) for rec_id, seq in held]
     share = _soft_masked_share([seq[0 : min(len(seq), SAMPLE_BP)] for _, seq in held], bp)
     note = f"used ({len(repeats):,} {K}-mers seen >= {MIN_COPIES} times in the first {bp:,} bp; {share:.1%} of them masked)"
-    return itertools.chain(held, ((rec_id, _masked_record(seq, repeats)) for rec_id, seq in records)), note
+    return itertools.chain(held, ((rec_id, _masked_record(seq, repeats)) for rec_id, seq in records)), note, True
 
 
 def _soft_masked_share(texts: list[str], bp: int) -> float:
@@ -260,7 +260,8 @@ def run_euk(
             params, extra["self-trained-signal-models"], held = _self_trained(params, records, not no_splice_filter, softmask_penalty, pool)
             records = itertools.chain(held, records)
         if softmask_penalty:
-            records, extra["repeat-mask"] = _repeat_masked(records, mask_repeats)
+            # a record that is all repeat (a satellite contig) comes out lowercase throughout: still a mask
+            records, extra["repeat-mask"], decoder["own_mask"] = _repeat_masked(records, mask_repeats)
         writer = Gff3Writer(out["gff3"], provenance_lines(command_line, [(resolved.name, resolved.sha256)], extra))
         bedgraph_tracks = BedGraphTracks(out) if bedgraph_paths else None
         reads_softmask = net.config.head.softmask
