@@ -226,6 +226,31 @@ def test_cli_eval(tmp_path, capsys):
     assert main(["eval", "prok", str(tmp_path / "nope.gff3"), str(pred)]) == 2
 
 
+def test_eval_says_when_prediction_and_reference_share_no_sequence(tmp_path, caplog):
+    """Zeros alone would not tell a wrong reference file from a bad prediction; a version suffix (NC_1 / NC_1.2)
+    is the same sequence."""
+    import logging
+
+    pred = _gff(tmp_path / "p.gff3", [g for gs in PRED.values() for g in gs])
+    other = _gff(tmp_path / "o.gff3", [cds_gene("chrX", "+", [(10, 309)], "X1")])
+    with caplog.at_level(logging.WARNING):
+        run_eval_prok(str(pred), str(pred), output=str(tmp_path / "a.txt"))
+        run_eval_euk(str(pred), str(pred), output=str(tmp_path / "b.txt"))
+    assert "no sequence ID in common" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        assert run_eval_prok(str(pred), str(other), output=str(tmp_path / "c.txt"))["sens_3"] == 0
+    assert "no sequence ID in common" in caplog.text and "p.gff3 has c," in caplog.text and "o.gff3 has chrX;" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        run_eval_euk(str(pred), str(other), output=str(tmp_path / "d.txt"))
+    assert "no sequence ID in common" in caplog.text
+    versioned = _gff(tmp_path / "v.gff3", [cds_gene("c.2", "+", [(100, 399)], "V1")])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        run_eval_prok(str(pred), str(versioned), output=str(tmp_path / "e.txt"))
+    assert "no sequence ID in common" not in caplog.text
+
+
 def test_parse_region():
     assert parse_region("chr9:1-1,000,000") == ("chr9", 1, 1000000)
     assert parse_region("HLA:A:5-10") == ("HLA:A", 5, 10)
