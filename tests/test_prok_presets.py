@@ -102,6 +102,32 @@ def test_anonymous_mode_keeps_the_best_scoring_preset(learned, caplog):
     assert sum(three(g) in got for g in planted) >= 0.9 * len(planted)
 
 
+def test_a_preset_adds_the_cds_prior_at_its_own_weight(learned):
+    """A preset's statistics are another genome's, so the CDS classifier's log-odds enter its coding scores at
+    `preset_cds_weight` (6), not the self-trained `cds_weight` (1), still ramped in with ORF length."""
+    from genannot.prok.genes import _length_ramp, _logit
+
+    good, _other, short, _planted = learned
+    rng = np.random.default_rng(0)
+
+    def priors(recs, cands, scores, plausible):
+        return [rng.uniform(0.01, 0.99, len(c)) for c in cands], [np.full(len(c), 0.5) for c in cands]
+
+    def coding(**params) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal rng
+        rng = np.random.default_rng(0)
+        opts = FinderOptions(anonymous=True, presets=[good], params=replace(FinderOptions().params, **params))
+        (calls,) = find_genes([prepare_record("short", short, opts)], opts, priors)
+        return calls.cscore, calls.prob_cds
+
+    none, p = coding(preset_cds_weight=0.0)
+    six, _ = coding()
+    one, _ = coding(preset_cds_weight=1.0, cds_weight=6.0)  # the self-trained weight plays no part here
+    c = find_genes([prepare_record("short", short, FinderOptions())], FinderOptions())[0].cands
+    expect = 6.0 * _length_ramp(c.length, FinderOptions().params.cds_ramp) * _logit(p)
+    assert np.allclose(six - none, expect) and np.allclose(one - none, expect / 6.0)
+
+
 def test_short_input_uses_presets_through_annotate(learned, caplog):
     good, _other, short, _ = learned
     assert len(short) < MIN_TRAIN

@@ -83,6 +83,10 @@ class Params:
     plausible_min: float = -10.0  # groups whose best statistics score is above this go to the classifiers
     cds_missing: float = -6.0  # log-odds assumed for groups the CDS classifier did not score
     # anonymous mode (too little sequence to self-train)
+    preset_cds_weight: float = 6.0  # cds_weight with a preset's statistics, which are another genome's: the classifier,
+    # trained across genomes, counts for more (B. subtilis and C. crescentus slices with the fold-B classifiers,
+    # summed 3' sens + spec at 15 / 50 kb: 1.890 / 1.911 at 1, 1.897 / 1.912 at 2, 1.899 / 1.914 at 4, 1.904 / 1.914
+    # at 6, 1.904 / 1.915 at 9, 1.901 / 1.909 at 14)
     anon_cds_weight: float = 3.0
     anon_length_cap: float = 10.0
     anon_cds_offset: float = 4.0  # log-odds a short sequence's ORF needs before it counts as coding (tuned on fold-B genomes)
@@ -587,8 +591,9 @@ def _with_atypical(raws, raws_a, p: Params) -> list[np.ndarray]:
     return [np.maximum(ra, rb - p.atypical_penalty) for ra, rb in zip(raws, raws_a)]
 
 
-def _with_cds_prior(cscores, cds_l, cands, p: Params) -> list[np.ndarray]:
-    return [cs + p.cds_weight * _length_ramp(c.length, p.cds_ramp) * (cl - p.cds_offset)
+def _with_cds_prior(cscores, cds_l, cands, p: Params, weight: float | None = None) -> list[np.ndarray]:
+    w = p.cds_weight if weight is None else weight
+    return [cs + w * _length_ramp(c.length, p.cds_ramp) * (cl - p.cds_offset)
             for cs, cl, c in zip(cscores, cds_l, cands)]
 
 
@@ -701,7 +706,8 @@ def self_train(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> tuple
 
 def _from_presets(recs: list[RecordSeq], opts: FinderOptions, priors, presets: list) -> list[RecordCalls]:
     """Prodigal's metagenomic mode with genannot's presets: each preset's statistics (coding models, start model,
-    GC for the length prior) score the candidates, the classifier priors are added as `self_train` adds them,
+    GC for the length prior) score the candidates, the classifier priors are added as `self_train` adds them (the
+    CDS prior at `preset_cds_weight`),
     and the preset whose gene set has the highest total DP score over all records is kept. The classifiers
     see the union of what the presets find plausible, once."""
     p = opts.params
@@ -721,8 +727,8 @@ def _from_presets(recs: list[RecordSeq], opts: FinderOptions, priors, presets: l
     cds_p, tis_p = priors(recs, cands, best_score, plausible)
     cds_l = [_prior_logit(x, c, p.cds_missing) for x, c in zip(cds_p, cands)]
     tis_l = [_prior_logit(x, c, None) for x, c in zip(tis_p, cands)]
-    runs = [(st, *_decode(recs, cands, feats, _with_cds_prior(cs, cds_l, cands, p), st.start, opts, tis_l, cds_p,
-                          tis_p)) for st, cs, _calls in base]
+    runs = [(st, *_decode(recs, cands, feats, _with_cds_prior(cs, cds_l, cands, p, p.preset_cds_weight), st.start, opts,
+                          tis_l, cds_p, tis_p)) for st, cs, _calls in base]
     st, calls, total = max(runs, key=lambda b: b[2])
     log.info("presets tried: %s; kept %s (GC %.1f%%, score %.1f): %d genes",
              ", ".join(f"{b[0].name} {b[2]:.1f}" for b in runs), st.name, 100 * st.gc, total,
