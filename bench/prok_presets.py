@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build genannot/prok/presets.npz: the statistics genannot's self-training learns on whole training genomes,
+"""Build genannot/prok/presets.npz: the statistics genannot's self-training learns on whole genomes,
 used for inputs too short to learn from (anonymous mode; Prodigal's metagenomic mode with our own statistics).
 
 How: for every genome in ../shared/data/prok with its sequence staged (the default classifiers' training genomes

@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--model", help="classifiers (default: the embedded ones); e.g. runs/fold_b to score B. subtilis "
                     "and C. crescentus with models that never saw them")
-    ap.add_argument("--presets-without", default="", help="comma-separated preset genomes left out (the genomes scored, "
-                    "when they are training genomes)")
+    ap.add_argument("--presets-without", default="", help="comma-separated preset genomes left out besides the scored "
+                    "genome's own (e.g. both fold-B genomes)")
     ap.add_argument("--presets", help="presets file (default: the packaged genannot/prok/presets.npz)")
     ap.add_argument("--json", default=str(OUT / "prok_short.json"))
     args = ap.parse_args(argv)

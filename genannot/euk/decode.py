@@ -1047,9 +1047,9 @@ def decode_record(
     tracks, a callable (start, end) -> tracks of seq[start:end], or None. With a `softmask_penalty`,
     exon states pay it on every soft-masked base: `softmask` (bool per base) where given, else the
     lowercase letters of `seq`; not on a record that is lowercase almost throughout (>= 99%: a
-    lowercase file, not a repeat mask) unless `own_mask` says genannot masked it. `track_sink(start, tracks)` sees the tracks of every window
-    group as the decoder uses them, in order along the sequence (groups overlap). Keyword
-    overrides set DecodeOptions fields.
+    lowercase file, not a repeat mask) unless `own_mask` says genannot masked it. `track_sink(start,
+    tracks)` sees the tracks of every window group as the decoder uses them, in order along the
+    sequence (groups overlap). Keyword overrides set DecodeOptions fields.
     """
     opt = replace(options or DecodeOptions(), **overrides)
     codes = _Codes(seq)

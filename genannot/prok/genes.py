@@ -591,9 +591,8 @@ def _with_atypical(raws, raws_a, p: Params) -> list[np.ndarray]:
     return [np.maximum(ra, rb - p.atypical_penalty) for ra, rb in zip(raws, raws_a)]
 
 
-def _with_cds_prior(cscores, cds_l, cands, p: Params, weight: float | None = None) -> list[np.ndarray]:
-    w = p.cds_weight if weight is None else weight
-    return [cs + w * _length_ramp(c.length, p.cds_ramp) * (cl - p.cds_offset)
+def _with_cds_prior(cscores, cds_l, cands, p: Params, weight: float) -> list[np.ndarray]:
+    return [cs + weight * _length_ramp(c.length, p.cds_ramp) * (cl - p.cds_offset)
             for cs, cl, c in zip(cscores, cds_l, cands)]
 
 
@@ -696,7 +695,7 @@ def self_train(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> tuple
     cds_p, tis_p = priors(recs, cands, [k.score for k in calls], plausible)
     cds_l = [_prior_logit(x, c, p.cds_missing) for x, c in zip(cds_p, cands)]
     tis_l = [_prior_logit(x, c, None) for x, c in zip(tis_p, cands)]
-    cscores = _with_cds_prior(cscores, cds_l, cands, p)
+    cscores = _with_cds_prior(cscores, cds_l, cands, p, p.cds_weight)
     smodel = train_start_model(cands, feats, cscores, p, gc=gc,
                                prior=np.concatenate([p.tis_weight * (tl - p.tis_offset) for tl in tis_l]))
     calls, _ = _decode(recs, cands, feats, cscores, smodel, opts, tis_l, cds_p, tis_p)
