@@ -247,18 +247,16 @@ def _unique(sample: Sequence[tuple[str, str]], genes: dict[str, list[Gene]], k: 
     for i, (seqid, g) in enumerate(items):
         a, b = g.transcripts[0].cds[0]
         codes = encode(seqs[seqid][a - 1 : b])
-        for c in (codes, revcomp_codes(codes)):
-            idx, ok = kmer_index(c, k)
-            kmers.append(np.unique(idx[ok]))
-            owner.append(np.full(len(kmers[-1]), i))
+        both = [idx[ok] for c in (codes, revcomp_codes(codes)) for idx, ok in [kmer_index(c, k)]]
+        kmers.append(np.unique(np.concatenate(both)))  # each (k-mer, gene) once
+        owner.append(np.full(len(kmers[-1]), i))
     if not items:
         return genes
     km, ow = np.concatenate(kmers), np.concatenate(owner)
-    km_ow = np.unique(np.stack([km, ow]), axis=1)  # each (k-mer, gene) once
-    _, inv, counts = np.unique(km_ow[0], return_inverse=True, return_counts=True)
+    _, inv, counts = np.unique(km, return_inverse=True, return_counts=True)
     multi = counts[inv] > 1
-    n_shared = np.bincount(km_ow[1][multi], minlength=len(items))
-    n_all = np.bincount(km_ow[1], minlength=len(items))
+    n_shared = np.bincount(ow[multi], minlength=len(items))
+    n_all = np.bincount(ow, minlength=len(items))
     kept: dict[str, list[Gene]] = {seqid: [] for seqid in genes}
     for i, (seqid, g) in enumerate(items):
         if n_shared[i] <= shared * n_all[i]:
