@@ -292,9 +292,10 @@ def write_markdown(rows: list[dict], abl: list[dict], path: Path, argv: list[str
           "ORFs; then the CDS classifier's log-odds added to the coding score (weight ramping up with ORF length "
           "from 90 to 400 nt) and the TIS classifier's log-odds added to the start score for the 3 best starts of every "
           "likely group, the start model re-learned with them, and a final dynamic programme choosing genes, starts "
-          "and overlaps together (Prodigal's overlap rules, and a cost of 0.1 per overlapping base). Weights were set on genomes outside the four held-out ones (atypical model: the "
-          "seven other genomes, statistics only; classifier weights: B. subtilis and C. crescentus with the fold-B "
-          "models; overlap cost: six genomes the classifiers trained on, see genannot/prok/genes.py)."]
+          "and overlaps together (Prodigal's overlap rules, and a cost of 0.1 per overlapping base). Weights were set "
+          "on genomes outside the four held-out ones (atypical model: the seven other genomes, statistics only; "
+          "classifier weights: B. subtilis and C. crescentus with the fold-B models; overlap cost: six genomes the "
+          "classifiers trained on, see genannot/prok/genes.py)."]
     if abl:
         L += ["", "## Ablation (in-process, same genomes, default models)", "",
               "| genome | variant | n_pred | 3' sens | 3' spec | start acc. | verified 5'+3' |", "|---|---|---:|---:|---:|---:|---:|"]

@@ -22,7 +22,7 @@ next gene ends to the right of the previous one; connections follow Prodigal's r
   0.05 / 0.2 / 0.5: summed sensitivity + specificity +0.011 / +0.018 / +0.019 over the six against +0.016 at 0.1,
   with E. coli's sensitivity under Prodigal's at 0.5).
 
-Inputs too short to self-train on (anonymous mode) are scored with the statistics of preset training genomes
+Inputs too short to self-train on (anonymous mode) are scored with the statistics of preset genomes
 near their GC (presets.py), keeping the preset whose gene set scores highest (Prodigal's metagenomic mode).
 """
 

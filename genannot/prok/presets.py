@@ -1,6 +1,6 @@
 """Preset statistics for short inputs (Prodigal's metagenomic mode, with genannot's own statistics).
 
-A preset is what self-training learns on one whole training genome (`GenomeStats`: in-frame hexamer coding
+A preset is what self-training learns on one whole genome (`GenomeStats`: in-frame hexamer coding
 model, atypical coding model, start model learned together with the classifier priors, GC, translation
 table). `bench/prok_presets.py` builds them; they ship as `presets.npz` beside this module (derived
 statistics only, no sequence). An input too short to learn from is annotated with each preset whose GC is
