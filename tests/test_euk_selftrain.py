@@ -8,6 +8,7 @@ import pytest
 
 from genannot.euk.decode import decode_record, decode_records
 from genannot.euk.genemodel import GeneModelParams, encode
+from genannot.features import Gene, Transcript
 from genannot.euk.selftrain import (CODING_ORDER, FINAL_CODING_ORDER, FOREIGN_GAIN, INTRON_POOR_TRIM, INTRON_TRIM, POOLED_LENGTHS,
                                     SPLICE_WEIGHT, held_out_coding_gain, long_orfs, self_train)
 from genannot.io.seqout import reverse_complement
@@ -161,13 +162,15 @@ def test_an_intron_poor_genome_fits_intron_lengths_to_its_shorter_predicted_intr
     assert params.donor is prior.donor and kept.max() < np.median(own) + 1
 
 
-def test_an_intron_poor_genome_gets_splice_sites_of_its_own_from_its_unique_genes(prior: GeneModelParams) -> None:
+def test_an_intron_poor_genome_gets_splice_sites_of_its_own_from_its_unique_genes(prior: GeneModelParams, monkeypatch) -> None:
     """An intron-poor genome's rounds keep the prior's splice sites (their few predicted introns are mostly
     wrong); once they settle, the splice sites are fitted on the last round's genes, copies left out (a
     retrotransposon's frameshift read as an intron, in every copy), and weighted as re-fitted ones."""
     from test_euk_decode import training_genome
 
-    from genannot.features import Gene, Transcript
+    from genannot.euk import selftrain
+
+    monkeypatch.setattr(selftrain, "SITE_SHARE", 0.0)  # the copies' GC donors must be left out as copies
 
     b = training_genome(3, 150)
     singles, _ = _compact_genome(5, 150)
@@ -191,6 +194,55 @@ def test_an_intron_poor_genome_gets_splice_sites_of_its_own_from_its_unique_gene
     assert params.donor_pairs.get("GT", 0) >= 100 and "GC" not in params.donor_pairs  # no copy's intron
     kept = self_train(prior, sample, decode, min_orf=150, min_orfs=5, min_density=0, min_genes=40, min_introns=10**6)[0]
     assert kept.donor is prior.donor and kept.splice_weight == prior.splice_weight  # too few introns: the prior's
+
+
+def _spliced(seqid: str, strand: str, exons: list[tuple[int, int]]) -> Gene:
+    """A coding gene of these exons (CDS = exons)."""
+    return Gene(seqid, strand, f"{seqid}{exons[0][0]}", [Transcript("t", "mRNA", exons=exons, cds=exons)])
+
+
+def test_an_intron_poor_genomes_splice_sites_come_from_common_dinucleotides(prior: GeneModelParams) -> None:
+    """Predicted introns with a dinucleotide rare at the prior's real sites (GC donors: under 1%) are left out
+    of an intron-poor genome's splice-site fit, on either strand."""
+    from genannot.euk.selftrain import SITE_SHARE, _common_dinucleotides
+
+    assert prior.donor_pairs["GT"] >= SITE_SHARE * sum(prior.donor_pairs.values()) > prior.donor_pairs["GC"]
+    intron = "GTAAGT" + "A" * 40 + "TTTCAG"
+    seq = "C" * 20 + intron + "C" * 20 + intron.replace("GTAAGT", "GCAAGT") + "C" * 20
+    gt, gc = _spliced("s", "+", [(1, 20), (73, 92)]), _spliced("s", "+", [(73, 92), (145, 164)])
+    rc = reverse_complement(seq)
+    gt_rc, gc_rc = (_spliced("r", "-", [(len(seq) + 1 - e, len(seq) + 1 - a) for a, e in g.transcripts[0].exons])
+                    for g in (gt, gc))
+    kept = _common_dinucleotides([("s", seq), ("r", rc)], {"s": [gt, gc], "r": [gt_rc, gc_rc]}, prior, SITE_SHARE)
+    assert kept == {"s": [gt], "r": [gt_rc]}
+
+
+def test_an_intron_poor_genomes_splice_sites_are_fitted_again_without_the_weakest(prior: GeneModelParams) -> None:
+    """Fitted on real introns (one consensus) and false ones (GT ... AG anywhere), then the genes whose weakest
+    intron scores lowest under that fit are left out: mostly the false ones."""
+    import random
+
+    from test_euk_decode import training_genome
+
+    from genannot.euk.selftrain import SITE_TRIM, _fit, _strongest_sites
+
+    b = training_genome(3, 120)
+    real = [g for g in b.genes if len(g.transcripts[0].cds) > 1]
+    rng = random.Random(0)
+    junk = "".join(rng.choice("ACGT") for _ in range(2000 * len(real)))
+    false = []
+    for at in range(1000, len(junk) - 1000, 4000):  # GT ... AG, 80 nt or more apart, every 4 kb
+        a = junk.find("GT", at) + 1  # the intron's first base, 1-based
+        e = junk.find("AG", a + 80) + 2  # its last base
+        false.append(_spliced("junk", "+", [(a - 150, a - 1), (e + 1, e + 150)]))
+    sample = [("chr", b.seq), ("junk", junk)]
+    genes = {"chr": real, "junk": false}
+    sites, _, n_sites = _fit(prior, sample, genes, CODING_ORDER, pairwise=True)
+    kept = _strongest_sites(sample, genes, sites, SITE_TRIM)
+    dropped_false = len(false) - len(kept["junk"])
+    dropped = len(real) + len(false) - len(kept["chr"]) - len(kept["junk"])
+    assert dropped == pytest.approx(SITE_TRIM * (len(real) + len(false)), abs=1)
+    assert dropped_false >= 0.8 * dropped, (dropped_false, dropped)
 
 
 def _growing(seq: str, counts: list[int], calls: list):
