@@ -313,19 +313,24 @@ def _strongest_sites(sample: Sequence[tuple[str, str]], genes: dict[str, list[Ge
     under `sites`) scores lowest (see the module doc)."""
     from genannot.euk.genemodel import ACCEPTOR_WINDOW, DONOR_WINDOW, encode
 
-    flank = max(*DONOR_WINDOW, *ACCEPTOR_WINDOW)
+    flank = max(*DONOR_WINDOW, *ACCEPTOR_WINDOW)  # enough bases around an intron for both windows and their context
+
+    def weakest(seq: str, g: Gene) -> float:
+        """The lowest donor + acceptor score of `g`'s introns (inf without introns: such genes are kept)."""
+        score = np.inf
+        for s, first, after in _oriented_introns(seq, g, flank):
+            codes = encode(s)
+            score = min(score, sites.donor_scores(codes, splice_filter=False)[first]
+                        + sites.acceptor_scores(codes, splice_filter=False)[after])
+        return score
+
     seqs = dict(sample)
-    weakest = {}
-    for seqid, gs in genes.items():
-        for g in gs:
-            scores = [sites.donor_scores(c, splice_filter=False)[i] + sites.acceptor_scores(c, splice_filter=False)[j]
-                      for s, i, j in _oriented_introns(seqs[seqid], g, flank) for c in [encode(s)]]
-            if scores:
-                weakest[id(g)] = min(scores)
-    if not weakest:
+    scored = {seqid: [(g, weakest(seqs[seqid], g)) for g in gs] for seqid, gs in genes.items()}
+    spliced = [v for pairs in scored.values() for _, v in pairs if v != np.inf]
+    if not spliced:
         return genes
-    cut = np.quantile(list(weakest.values()), trim)
-    return {seqid: [g for g in gs if weakest.get(id(g), np.inf) >= cut] for seqid, gs in genes.items()}
+    cut = np.quantile(spliced, trim)
+    return {seqid: [g for g, v in pairs if v >= cut] for seqid, pairs in scored.items()}
 
 
 def held_out_coding_gain(prior: GeneModelParams, sample: Sequence[tuple[str, str]], genes: dict[str, list[Gene]],
