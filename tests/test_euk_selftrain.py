@@ -10,7 +10,7 @@ from genannot.euk.decode import decode_record, decode_records
 from genannot.euk.genemodel import GeneModelParams, encode
 from genannot.features import Gene, Transcript
 from genannot.euk.selftrain import (CODING_ORDER, FINAL_CODING_ORDER, FOREIGN_GAIN, INTRON_POOR_TRIM, INTRON_TRIM, POOLED_LENGTHS,
-                                    SPLICE_WEIGHT, held_out_coding_gain, long_orfs, self_train)
+                                    SPLICE_WEIGHT, _fit, held_out_coding_gain, long_orfs, self_train)
 from genannot.io.seqout import reverse_complement
 from genannot.models.registry import resolve_model
 
@@ -224,7 +224,7 @@ def test_an_intron_poor_genomes_splice_sites_are_fitted_again_without_the_weakes
 
     from test_euk_decode import training_genome
 
-    from genannot.euk.selftrain import SITE_TRIM, _fit, _strongest_sites
+    from genannot.euk.selftrain import SITE_TRIM, _strongest_sites
 
     b = training_genome(3, 120)
     real = [g for g in b.genes if len(g.transcripts[0].cds) > 1]
@@ -314,12 +314,25 @@ def test_a_sparse_input_with_foreign_coding_statistics_needs_only_min_genes(prio
     assert params is None and "fewer than 60" in report.reason and "the prior fits them" in report.reason, report
 
 
-def test_a_sparse_input_whose_gene_count_runs_away_keeps_the_prior(prior: GeneModelParams) -> None:
+def test_a_sparse_input_whose_first_refit_runs_away_keeps_the_prior(prior: GeneModelParams) -> None:
     seq, _ = _compact_genome(3, 120)
-    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70, 90, 105], []), runaway=2.5, **SPARSE)
-    assert params is None and "ran away" in report.reason and report.genes_per_round == [40, 70, 90, 105], report
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 105, 105], []), runaway=2.5, **SPARSE)
+    assert params is None and "ran away" in report.reason and report.genes_per_round == [40, 105], report
+
+
+def test_a_sparse_input_whose_later_round_runs_away_keeps_the_models_of_the_round_before(prior: GeneModelParams) -> None:
+    """The Drosophila slice, prior fitted without it: 81 / 152 / 252 complete genes; the models that decoded the
+    second round (fitted on the prior's genes) are kept: CDS-exon F1 0.293 with the prior, 0.367 with them."""
+    seq, _ = _compact_genome(3, 120)
+    calls: list = []
+    params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70, 90, 105], calls), runaway=2.5, **SPARSE)
+    assert report.used and "ran away" in report.reason and report.genes_per_round == [40, 70, 90, 105], report
+    kept = calls[2]  # decoded the third round (90), fitted on the second's 70 genes: its chain at the final order
+    final, _, _ = _fit(prior, [("r", seq)], {"r": long_orfs("r", seq, 300)[:70]}, FINAL_CODING_ORDER)
+    assert np.array_equal(params.coding, final.coding) and params.donor is kept.donor
+    assert np.array_equal(params.lengths["intron"], kept.lengths["intron"])
     params, report = self_train(prior, [("r", seq)], _growing(seq, [40, 70, 90, 100], []), runaway=2.5, **SPARSE)
-    assert report.used, report  # 100 = 2.5 x 40: still within bounds
+    assert report.used and "ran away" not in report.reason, report  # 100 = 2.5 x 40: still within bounds
 
 
 def test_a_dense_inputs_rounds_decode_with_exon_types_once_they_hold_enough_genes(prior: GeneModelParams) -> None:
