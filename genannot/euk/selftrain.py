@@ -132,7 +132,14 @@ genes, a mammal still runs away (the human regions of ../shared/data as one 5 Mb
 132 / 187 / 233 / 277 / 495), so a sparse input self-trains only where the prior finds at least
 `sparse_min_gene_density` complete genes per Mb (a nematode's or an insect's gene density, not a mammal's: C. elegans
 64-115 per Mb, the human sample 26, the human MHC region 38), and a round that predicts more than `runaway`
-times the prior's complete genes, or introns with a median under `min_intron_median` nt, ends it. Where the round
+times the prior's complete genes, or introns with a median under `min_intron_median` nt, ends it. The second
+is the Drosophila failure: with the prior's coding chain kept for one more round, the slice's self-training
+did not collapse but settled at 2.2 times the prior's genes with CDS-exon F1 0.004 and introns of median 24
+nt, tiny "introns" bridging stop codons (no reference annotation here has a median under 69 nt, nor 0.1% of
+its introns under 40). That median is read over every intron the round predicted, including those of the genes
+the fit leaves out (`MIN_FIT_INTRON`, below): it is the decoder's behaviour that is checked, not the fit's input.
+On every measured sparse input it stays above the floor (C. elegans 293-536 nt per round, Drosophila 63-153), so
+the runaway guard is the one that ends the Drosophila slice's rounds. Where the round
 that runs away is the first re-fit's (the second), the prior is kept; where it is a later one, the models of the
 round before (the last within bounds) are kept, their coding chain re-fitted at the final order on the genes they
 were fitted on, as at the end of rounds that settle. The Drosophila slice, prior fitted without it, runs away in
@@ -142,14 +149,7 @@ their own mistakes: with no bound, CDS-exon F1 per round (unmasked) 0.174 / 0.26
 outside the annotated ones 51 / 87 / 148, CDS exons per gene 4 -> 8 (short false introns splitting real exons).
 Keeping the prior's intron lengths, CDS exon lengths or gene density in the re-fits did not stop it, nor did the
 prior's splice sites. The embedded prior, which saw the slice, lost by the same rule (0.531 -> 0.406: its rounds
-run away too, 106 / 196 / 299): a prior fitted on the genome itself is not what self-training is for. The second
-is the Drosophila failure: with the prior's coding chain kept for one more round, the slice's self-training
-did not collapse but settled at 2.2 times the prior's genes with CDS-exon F1 0.004 and introns of median 24
-nt, tiny "introns" bridging stop codons (no reference annotation here has a median under 69 nt, nor 0.1% of
-its introns under 40). That median is read over every intron the round predicted, including those of the genes
-the fit leaves out (`MIN_FIT_INTRON`, below): it is the decoder's behaviour that is checked, not the fit's input.
-On every measured sparse input it stays above the floor (C. elegans 293-536 nt per round, Drosophila 63-153), so
-the runaway guard is the one that ends the Drosophila slice's rounds.
+run away too, 106 / 196 / 299): a prior fitted on the genome itself is not what self-training is for.
 
 | sparse input, CDS-exon F1 (`python bench/euk_unseen.py`) | prior | self-trained from the prior's genes | complete genes per round |
 |---|---:|---:|---|
@@ -408,25 +408,17 @@ def _coding_introns(genes: dict[str, list[Gene]]) -> np.ndarray:
     return np.asarray([b - a + 1 for gs in genes.values() for g in gs for t in g.transcripts if t.cds for a, b in t.introns()])
 
 
-def _sparse_stop(genes_per_round: list[int], introns: np.ndarray, bp: int, min_genes_per_mb: float, runaway: float,
+def _sparse_stop(genes_per_round: list[int], introns: np.ndarray, bp: int, min_genes_per_mb: float,
                  min_intron_median: float) -> str | None:
     """Why a sparse input's self-training must stop after this round and keep the prior (see the module doc), or
-    None; a later round that runs away is `_ran_away`'s."""
+    None; rounds that run away are `self_train`'s to stop."""
     n = genes_per_round[-1]
     if len(genes_per_round) == 1 and n < min_genes_per_mb * bp / 1e6:
         return f"the prior predicts {n} complete genes in {bp:,} bp, fewer than {min_genes_per_mb:g} per Mb: too gene-poor to self-train"
-    if n > runaway * genes_per_round[0] and len(genes_per_round) == 2:
-        return f"complete genes per round ran away ({' / '.join(map(str, genes_per_round))}: more than {runaway:g} times the prior's)"
     if len(introns) and np.median(introns) < min_intron_median:
         return (f"the predicted introns are tiny (median {np.median(introns):.0f} nt, fewer than {min_intron_median:g}: "
                 "stop codons bridged, not splicing)")
     return None
-
-
-def _ran_away(genes_per_round: list[int], runaway: float) -> bool:
-    """Whether a sparse input's round after the first re-fit predicts more than `runaway` times the prior's
-    complete genes: its rounds stop, and the models of the round before are kept (see the module doc)."""
-    return len(genes_per_round) > 2 and genes_per_round[-1] > runaway * genes_per_round[0]
 
 
 def self_train(
@@ -477,7 +469,11 @@ def self_train(
         new, n_genes, n_introns = _fit(prior, sample, genes, coding_order)
         report.genes_per_round.append(n_genes)
         report.introns_per_round.append(n_introns)
-        if sparse and _ran_away(report.genes_per_round, runaway):
+        if sparse and n_genes > runaway * report.genes_per_round[0]:  # the rounds ran away (see the module doc)
+            if len(decoded_with) == 2:  # in the first re-fit's round: the prior stays
+                report.reason = (f"complete genes per round ran away ({' / '.join(map(str, report.genes_per_round))}: "
+                                 f"more than {runaway:g} times the prior's)")
+                return None, report
             ran_away = True
             params, genes, splice_refit = decoded_with[-2]  # the last round within bounds, and what its models came from
             break
@@ -491,7 +487,7 @@ def self_train(
                 report.reason += (f" (their own coding chain beats the prior's by {report.coding_gain:.3f} nats per held-out "
                                   f"coding base, less than {foreign_gain:g}: the prior fits them)")
             return None, report
-        why = sparse and _sparse_stop(report.genes_per_round, _coding_introns(genes), bp, sparse_min_gene_density, runaway,
+        why = sparse and _sparse_stop(report.genes_per_round, _coding_introns(genes), bp, sparse_min_gene_density,
                                       min_intron_median)
         if why:
             report.reason = why
