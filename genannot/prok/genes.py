@@ -706,9 +706,8 @@ def self_train(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> tuple
 def _from_presets(recs: list[RecordSeq], opts: FinderOptions, priors, presets: list) -> list[RecordCalls]:
     """Prodigal's metagenomic mode with genannot's presets: each preset's statistics (coding models, start model,
     GC for the length prior) score the candidates, the classifier priors are added as `self_train` adds them (the
-    CDS prior at `preset_cds_weight`),
-    and the preset whose gene set has the highest total DP score over all records is kept. The classifiers
-    see the union of what the presets find plausible, once."""
+    CDS prior at `preset_cds_weight`), and the preset whose gene set has the highest total DP score over all records
+    is kept. The classifiers see the union of what the presets find plausible, once."""
     p = opts.params
     cands = [build_candidates(r) for r in recs]
     feats = [start_features(r, c) for r, c in zip(recs, cands)]
