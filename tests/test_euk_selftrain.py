@@ -10,7 +10,7 @@ from genannot.euk.decode import decode_record, decode_records
 from genannot.euk.genemodel import GeneModelParams, encode
 from genannot.features import Gene, Transcript
 from genannot.euk.selftrain import (CODING_ORDER, FINAL_CODING_ORDER, FOREIGN_GAIN, INTRON_POOR_TRIM, INTRON_TRIM, POOLED_LENGTHS,
-                                    SPLICE_WEIGHT, _fit, held_out_coding_gain, long_orfs, self_train)
+                                    SITE_TRIM, SPLICE_WEIGHT, _fit, _strongest_sites, held_out_coding_gain, long_orfs, self_train)
 from genannot.io.seqout import reverse_complement
 from genannot.models.registry import resolve_model
 
@@ -141,9 +141,35 @@ def test_intron_lengths_and_splice_sites_leave_out_the_longest_predicted_introns
     short = GeneModelParams.from_genes([(b.seq, b.genes)], pairwise=False, max_site_intron=int(cut))
     assert short.stats["donor_sites"] == every.stats["donor_sites"] - np.sum(own > cut) > 0
     assert np.array_equal(short.lengths["intron"], every.lengths["intron"])  # lengths: every intron
-    np.testing.assert_allclose(params.donor.logp, short.donor.logp)
-    np.testing.assert_allclose(params.acceptor.logp, short.acceptor.logp)
-    assert not np.allclose(params.donor.logp, every.donor.logp)
+    fitted, _, _ = _fit(prior, [("chr", b.seq)], {"chr": b.genes}, CODING_ORDER)  # every fit's splice sites, the rounds' too
+    np.testing.assert_allclose(fitted.donor.logp, short.donor.logp)
+    np.testing.assert_allclose(fitted.acceptor.logp, short.acceptor.logp)
+    assert not np.allclose(fitted.donor.logp, every.donor.logp)
+
+
+def test_an_intron_rich_genomes_splice_sites_are_fitted_last_on_the_final_models_genes_without_the_weakest(prior: GeneModelParams) -> None:
+    """Once the rounds settle, an intron-rich genome is decoded once more with the final models, and its splice
+    sites are fitted on those genes but the SITE_TRIM share holding the weakest introns under those models."""
+    from test_euk_decode import training_genome
+
+    b = training_genome(3, 150)
+    final_genes = b.genes[: len(b.genes) // 2]  # what the final models find: other genes than the rounds'
+    calls: list = []
+
+    def decode(params: GeneModelParams, sample: list) -> dict:
+        calls.append(params)
+        return {"chr": final_genes if len(calls) == 3 else b.genes}
+
+    sample = [("chr", b.seq)]
+    params, report = self_train(prior, sample, decode, min_orf=150, min_orfs=5, min_density=0, min_genes=40, rounds=2)
+    assert report.used and len(calls) == 3 and "re-fitted on the final models' " in report.reason, report
+    kept = _strongest_sites(sample, {"chr": final_genes}, calls[-1], SITE_TRIM)
+    assert 0 < len(kept["chr"]) < len(final_genes)
+    sites, _, _ = _fit(prior, sample, kept, FINAL_CODING_ORDER, pairwise=True)
+    np.testing.assert_allclose(params.donor.logp, sites.donor.logp)
+    np.testing.assert_allclose(params.acceptor.logp, sites.acceptor.logp)
+    assert params.donor_pairs == sites.donor_pairs and params.splice_weight == SPLICE_WEIGHT
+    np.testing.assert_allclose(params.coding, calls[-1].coding)  # the rest: the final models'
 
 
 def test_an_intron_poor_genome_fits_intron_lengths_to_its_shorter_predicted_introns(prior: GeneModelParams) -> None:
@@ -223,8 +249,6 @@ def test_an_intron_poor_genomes_splice_sites_are_fitted_again_without_the_weakes
     import random
 
     from test_euk_decode import training_genome
-
-    from genannot.euk.selftrain import SITE_TRIM, _strongest_sites
 
     b = training_genome(3, 120)
     real = [g for g in b.genes if len(g.transcripts[0].cds) > 1]
