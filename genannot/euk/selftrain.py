@@ -378,6 +378,14 @@ def held_out_coding_gain(prior: GeneModelParams, sample: Sequence[tuple[str, str
     return gain / max(1, bases)
 
 
+def _trimmed_sites(prior: GeneModelParams, sample: Sequence[tuple[str, str]], genes: dict[str, list[Gene]],
+                   scorer: GeneModelParams, coding_order: int) -> GeneModelParams:
+    """Splice-site models (chains and pairwise) fitted on `genes` but the `SITE_TRIM` share whose weakest intron
+    scores lowest under `scorer`'s: the end-of-training fit of either kind of genome (see the module doc)."""
+    sites, _, _ = _fit(prior, sample, _strongest_sites(sample, genes, scorer, SITE_TRIM), coding_order, pairwise=True)
+    return sites
+
+
 def _fit(prior: GeneModelParams, sample: Sequence[tuple[str, str]], genes: dict[str, list[Gene]],
          coding_order: int, pairwise: bool = False) -> tuple[GeneModelParams, int, int]:
     """Models estimated from `genes` but those holding an intron under `MIN_FIT_INTRON`; (params, complete
@@ -526,14 +534,13 @@ def self_train(
     polished = None
     if splice_refit and not ran_away:  # an intron-rich genome: splice sites once more, from the final models' genes, trimmed
         polished = decode(params, sample)
-        sites, _, _ = _fit(prior, sample, _strongest_sites(sample, polished, params, SITE_TRIM), final_order, pairwise=True)
-        params = params.with_splice_sites(sites)
+        params = params.with_splice_sites(_trimmed_sites(prior, sample, polished, params, coding_order))
     if not splice_refit:  # an intron-poor genome: its own splice sites, once, from unique genes' common introns, trimmed
         fit_on = _common_dinucleotides(sample, _unique(sample, genes), prior, SITE_SHARE)
         sites, _, n_sites = _fit(prior, sample, fit_on, coding_order, pairwise=True)
         if n_sites >= min_introns:
-            sites, _, _ = _fit(prior, sample, _strongest_sites(sample, fit_on, sites, SITE_TRIM), coding_order, pairwise=True)
-            params = replace(params.with_splice_sites(sites), splice_weight=SPLICE_WEIGHT)
+            params = replace(params.with_splice_sites(_trimmed_sites(prior, sample, fit_on, sites, coding_order)),
+                             splice_weight=SPLICE_WEIGHT)
     params = replace(params, exon_types=True)
     report.used = True
     start = "from the prior's genes (a sparse input)" if sparse else "from them"
