@@ -3,7 +3,7 @@
 
 Not part of the test run. Needs `augustus` and `gt` on PATH and genannot installed (console script).
 
-    python bench/euk_bench.py --model DIR                       # chr9, Arabidopsis, yeast; ablations
+    python bench/euk_bench.py --model DIR                       # chr9, Arabidopsis (whole and as a draft), yeast; ablations
     python bench/euk_bench.py --model DIR --reuse-peers --genomes chr9,athaliana --skip-ablation
     python bench/euk_bench.py --model DIR --smoke               # also every training genome: runs + gt
 
@@ -12,6 +12,10 @@ Per genome: `nice genannot euk FASTA --model DIR -o OUT --threads 1` and `nice a
 its wall clock and peak RSS (os.wait4 rusage). `--reuse-peers` takes an AUGUSTUS output already in
 bench/out/euk/ or bench/out/peers/ (bench/peers.py) with its recorded wall time. Every prediction is
 scored with genannot.eval.metrics.eval_euk against the reference (all biotypes).
+
+`athaliana_draft`: the Arabidopsis slice cut into contigs as a draft assembly would be (lengths drawn from an
+exponential of mean 20 kb, at least 2 kb, seeded), scored against the reference genes lying wholly inside one
+contig (genes cut by a contig end are left out, so both tools' partial genes there count as false).
 
 Ablations on the chr9 slice: `genannot euk` with --no-splice-filter, with the network in the decoder
 (--net-weight 1, with and without reverse-complement averaging, and 0.1; the shipped model's own weight
@@ -25,8 +29,10 @@ bench/out/euk/euk_bench.json; tool outputs go to bench/out/euk/.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
+import random
 import shlex
 import shutil
 import subprocess
@@ -50,15 +56,60 @@ GENOMES = {  # key: (label, FASTA, reference, AUGUSTUS species); run in this ord
              "euk/human/GRCh38_chr9_1-1000000.Ensembl91.gtf.gz", "human"),
     "athaliana": ("A. thaliana TAIR10 1% slice", "euk/athaliana/Athaliana_TAIR10_1pct.fa.gz",
                   "euk/athaliana/Athaliana_TAIR10_1pct.gff3.gz", "arabidopsis"),
+    "athaliana_draft": ("A. thaliana 1% slice as a draft (contigs of mean 20 kb)", "euk/athaliana/Athaliana_TAIR10_1pct.fa.gz",
+                        "euk/athaliana/Athaliana_TAIR10_1pct.gff3.gz", "arabidopsis"),
     "yeast": ("S. cerevisiae S288C (12 Mb)", "euk/yeast/Scer_S288C_Yue2017.genome.fa.gz",
               "euk/yeast/Scer_S288C_Yue2017.all_feature.gff.gz", "saccharomyces_cerevisiae_S288C"),
 }
+DRAFTS = {"athaliana_draft": (20_000, 2_000, 1)}  # key: (mean contig length, shortest, seed)
 COLUMNS = ["exon F1", "CDS F1", "intron F1", "transcript F1", "gene rec.", "gene_cds rec.", "base exon F1",
            "base CDS F1", "lncRNA exon rec.", "s/Mb", "peak RSS MiB"]
 
 
 def stem(fa: str | Path) -> str:
     return Path(fa).name.split(".")[0]
+
+
+def inputs(key: str) -> tuple[Path, dict]:
+    """FASTA and reference annotation of a bench genome (a draft is cut from its source into OUT)."""
+    _, fa, ref_path, _ = GENOMES[key]
+    ref = read_annotation(DATA / ref_path)
+    if key not in DRAFTS:
+        return DATA / fa, ref
+    return make_draft(DATA / fa, ref, OUT / f"{stem(fa)}.{key}.fa", *DRAFTS[key])
+
+
+def make_draft(fasta: Path, ref: dict, out: Path, mean: int, shortest: int, seed: int) -> tuple[Path, dict]:
+    """Cut every record into contigs (`{record}_c{k}`) of exponential lengths; the reference genes that lie wholly
+    inside a contig, moved onto it."""
+    rng = random.Random(seed)
+    cuts: dict[str, list[tuple[int, int, str]]] = {}
+    with open(out, "w") as fh:
+        for rec in read_fasta(str(fasta)):
+            pos = 0
+            while pos < len(rec.seq):
+                n = max(shortest, int(rng.expovariate(1 / mean)))
+                cid = f"{rec.id}_c{len(cuts.get(rec.id, []))}"
+                piece = rec.seq[pos : pos + n]
+                fh.write(f">{cid}\n" + "".join(piece[i : i + 80] + "\n" for i in range(0, len(piece), 80)))
+                cuts.setdefault(rec.id, []).append((pos + 1, pos + len(piece), cid))
+                pos += n
+    moved: dict = {}
+    for seqid, genes in ref.items():
+        for g in genes:
+            inside = [(a, cid) for a, b, cid in cuts.get(seqid, []) if a <= g.start and g.end <= b]
+            if not inside:
+                continue
+            (a, cid), = inside
+            g = copy.deepcopy(g)
+            g.seqid = cid
+            for t in g.transcripts:
+                t.exons = [(x - a + 1, y - a + 1) for x, y in t.exons]
+                t.cds = [(x - a + 1, y - a + 1) for x, y in t.cds]
+            moved.setdefault(cid, []).append(g)
+    print(f"[draft] {out.name}: {sum(len(v) for v in cuts.values())} contigs, {sum(len(v) for v in moved.values())} of "
+          f"{sum(len(v) for v in ref.values())} reference genes inside one", file=sys.stderr)
+    return out, moved
 
 
 def measured(cmd: list[str], stdout: Path | None, log: Path) -> tuple[int, float, float]:
@@ -86,16 +137,17 @@ def recorded(out: Path, default_cmd: str) -> dict:
     return {"wall_s": float(read(".time")), "rss_mib": float(rss) if rss else None, "command": read(".cmd") or default_cmd}
 
 
-def run_augustus(key: str, reuse: bool) -> tuple[Path, dict]:
+def run_augustus(key: str, fasta: Path, reuse: bool) -> tuple[Path, dict]:
     _, fa, _, species = GENOMES[key]
-    name = stem(fa) + ".augustus.gff3"
+    name = stem(fa) + (f".{key}" if key in DRAFTS else "") + ".augustus.gff3"
     utr_cmd = f"nice augustus --species={species} --UTR=on --gff3=on GENOME.fa > OUT.gff3"
     if reuse:
         for d in (OUT, PEERS_OUT):
             if (d / name).exists() and (d / (name + ".time")).exists():
                 print(f"[reuse] {d / name}", file=sys.stderr)
                 return d / name, {**recorded(d / name, utr_cmd), "reused": str((d / name).relative_to(HERE))}
-    fasta = gunzip_to(DATA / fa, OUT / Path(fa).name[: -len(".gz")])
+    if fasta.suffix == ".gz":
+        fasta = gunzip_to(fasta, OUT / fasta.name[: -len(".gz")])
     out = OUT / name
     for utr in (["--UTR=on"], []):  # species without UTR parameters: AUGUSTUS refuses --UTR=on
         cmd = ["nice", "augustus", f"--species={species}", *utr, "--gff3=on", str(fasta)]
@@ -284,14 +336,15 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
     for key in keys:
-        label, fa, ref_path, _ = GENOMES[key]
-        ref, mb = read_annotation(DATA / ref_path), genome_mb(DATA / fa)
-        aug, aug_res = run_augustus(key, args.reuse_peers)
+        label, fa, _, _ = GENOMES[key]
+        fasta, ref = inputs(key)
+        mb = genome_mb(fasta)
+        aug, aug_res = run_augustus(key, fasta, args.reuse_peers)
         tool = augustus_version() + (f" (earlier run: bench/{aug_res['reused']})" if aug_res.get("reused") else "")
         rows.append(row(label, tool, score(read_annotation(aug), ref), aug_res["wall_s"], mb, aug_res["rss_mib"],
                         command=aug_res["command"]))
-        out = OUT / (stem(fa) + ".genannot.gff3")
-        res = run_genannot(DATA / fa, args.model, out, args.device)
+        out = OUT / (stem(fa) + (f".{key}" if key in DRAFTS else "") + ".genannot.gff3")
+        res = run_genannot(fasta, args.model, out, args.device)
         rows.append(row(label, "genannot", score(read_annotation(out), ref), res["wall_s"], mb, res["rss_mib"],
                         command=res["command"], valid=res["valid"]))
         if key == "chr9" and not args.skip_ablation:

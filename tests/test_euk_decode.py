@@ -509,6 +509,38 @@ def test_records_decoded_together_give_the_genes_each_gives_alone(params, caplog
         assert len(together["b"]) >= 4 and together["c"][-1].partial == "01"
 
 
+def test_short_windows_share_lanes_and_decode_as_each_alone(params):
+    """Intervals shorter than a lane (contigs of a draft assembly) are decoded one after another in one
+    lane: each gets exactly the path it gets alone, a free start or an anchored one; a batch of windows
+    is as many as fill `batch` lanes of a window's length."""
+    from genannot.euk.decode import _Codes, _decode_spans, _Engine, _Region, _Spans, _window_groups
+
+    b = training_genome(3, 8)
+    hmm = GeneHMM(params, DecodeOptions(), network=False, strands="+-")
+    eng = _Engine(hmm)
+    region = _Region(hmm, _Codes(b.seq), 0, len(b.seq), None, None)
+    cuts = [0, 3100, 3900, 9000, 9050, 14000, 21000]
+    spans = list(zip(cuts, cuts[1:]))
+    alone = [_decode_spans(eng, region, [sp], None, 512)[0] for sp in spans]
+    assert any(len(set(x.tolist())) > 1 for x in alone)  # genes in some of them
+    packed = _Spans(region, spans, len(b.seq), eng.D + 1)
+    assert (packed.B, packed.W) == (1, cuts[-1] + (len(spans) - 1) * (eng.D + 1))
+    assert all((x == y).all() for x, y in zip(eng.run(packed, 512), alone))
+    anchors = [-1, int(alone[0][-1]), -1, int(alone[2][-1]), -1, -1]
+    in_turn = [eng.run(_Spans(region, [sp]), 512, [a])[0] for sp, a in zip(spans, anchors)]
+    assert all((x == y).all() for x, y in zip(_decode_spans(eng, region, spans, anchors, 512, len(b.seq)), in_turn))
+
+    opt = DecodeOptions(window=1000, overlap=200, batch=2)
+    tiles = [(i * 800, i * 800 + 1000) for i in range(5)]
+    assert list(_window_groups(tiles, opt, 10)) == [tiles[:2], tiles[2:4], tiles[4:]]
+    opt = DecodeOptions(window=1000, overlap=0, batch=3)
+    ends = np.cumsum([400, 500, 600, 300, 900, 100]) + 10 * np.arange(6)
+    contigs = [(int(e) - n, int(e)) for e, n in zip(ends, [400, 500, 600, 300, 900, 100])]
+    assert list(_window_groups(contigs, opt, 10)) == [contigs[:5], contigs[5:]]  # lanes 400+500, 600+300, 900
+    far = [(0, 400), (2700, 3100)]  # a batch covers no more sequence than `batch` tiled windows
+    assert list(_window_groups(far, opt, 10)) == [[far[0]], [far[1]]]
+
+
 def test_no_in_frame_stops_on_random_sequence(params):
     rng = np.random.default_rng(4)
     b = Builder(9)
