@@ -1154,8 +1154,8 @@ def decode_record(
 
 def _window_groups(wins: Sequence[tuple[int, int]], opt: DecodeOptions, gap: int) -> Iterator[list[tuple[int, int]]]:
     """Consecutive windows decoded as one batch: as many as fill `opt.batch` lanes of `opt.window` steps
-    (`_Spans`: windows shorter than that share lanes) over a stretch of sequence no longer than
-    `opt.batch` full windows overlapping by `opt.overlap` span, which bounds the memory of a batch."""
+    (`_Spans`: windows shorter than that share lanes), over no more sequence than `opt.batch` windows
+    overlapping by `opt.overlap` would cover (what bounds a batch's memory)."""
     batch = max(1, opt.batch)
     span = batch * (opt.window - opt.overlap) + opt.overlap
     group: list[tuple[int, int]] = []
