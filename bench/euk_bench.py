@@ -70,13 +70,18 @@ def stem(fa: str | Path) -> str:
     return Path(fa).name.split(".")[0]
 
 
+def out_stem(key: str) -> str:
+    """Name stem of a bench genome's files in OUT: its FASTA's, with the key after it for a draft."""
+    return stem(GENOMES[key][1]) + (f".{key}" if key in DRAFTS else "")
+
+
 def inputs(key: str) -> tuple[Path, dict]:
     """FASTA and reference annotation of a bench genome (a draft is cut from its source into OUT)."""
     _, fa, ref_path, _ = GENOMES[key]
     ref = read_annotation(DATA / ref_path)
     if key not in DRAFTS:
         return DATA / fa, ref
-    return make_draft(DATA / fa, ref, OUT / f"{stem(fa)}.{key}.fa", *DRAFTS[key])
+    return make_draft(DATA / fa, ref, OUT / f"{out_stem(key)}.fa", *DRAFTS[key])
 
 
 def make_draft(fasta: Path, ref: dict, out: Path, mean: int, shortest: int, seed: int) -> tuple[Path, dict]:
@@ -138,8 +143,8 @@ def recorded(out: Path, default_cmd: str) -> dict:
 
 
 def run_augustus(key: str, fasta: Path, reuse: bool) -> tuple[Path, dict]:
-    _, fa, _, species = GENOMES[key]
-    name = stem(fa) + (f".{key}" if key in DRAFTS else "") + ".augustus.gff3"
+    species = GENOMES[key][3]
+    name = out_stem(key) + ".augustus.gff3"
     utr_cmd = f"nice augustus --species={species} --UTR=on --gff3=on GENOME.fa > OUT.gff3"
     if reuse:
         for d in (OUT, PEERS_OUT):
@@ -336,14 +341,14 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
     for key in keys:
-        label, fa, _, _ = GENOMES[key]
+        label = GENOMES[key][0]
         fasta, ref = inputs(key)
         mb = genome_mb(fasta)
         aug, aug_res = run_augustus(key, fasta, args.reuse_peers)
         tool = augustus_version() + (f" (earlier run: bench/{aug_res['reused']})" if aug_res.get("reused") else "")
         rows.append(row(label, tool, score(read_annotation(aug), ref), aug_res["wall_s"], mb, aug_res["rss_mib"],
                         command=aug_res["command"]))
-        out = OUT / (stem(fa) + (f".{key}" if key in DRAFTS else "") + ".genannot.gff3")
+        out = OUT / (out_stem(key) + ".genannot.gff3")
         res = run_genannot(fasta, args.model, out, args.device)
         rows.append(row(label, "genannot", score(read_annotation(out), ref), res["wall_s"], mb, res["rss_mib"],
                         command=res["command"], valid=res["valid"]))
