@@ -4,7 +4,8 @@
 #   mammals) plus the C. elegans and Drosophila slices. Never saw: human chr9:1-1,000,000 (validation and the bench),
 #   Arabidopsis and yeast (unseen genomes for the bench).
 #
-#   bash bench/euk_train.sh [OUT]      (RESUME=--resume continues an interrupted run; THREADS=2 by default)
+#   bash bench/euk_train.sh [OUT [OPTION ...]]   (RESUME=--resume continues an interrupted run; THREADS=2 by default;
+#                                                 OPTIONs go last, so they override: --device cuda --set hidden_size=256)
 #
 # The shipped model: this script as it stands, run on 2026-11-22 on the 2-core machine (28-34k bp/s, 17 minutes for
 # the 3 epochs). Its head also reads the decoder's signal tracks (signals=true, genannot.euk.model.signal_tracks):
@@ -28,4 +29,4 @@ done
   "${args[@]}" --holdout 9:1-1000000 -o "$OUT" \
   --set hidden_size=128 --set num_hidden_layers=2 --set intermediate_size=512 --set num_attention_heads=4 \
   --set 'channels=[32,48,64,96]' --set token_dim=32 --set 'window_schedule=[2048,4096,4096]' \
-  --set intergenic_keep=0.5 --set lr=0.0015 --set val_max_windows=48 --set log_every=50 --set signals=true --set time_limit_s=1000
+  --set intergenic_keep=0.5 --set lr=0.0015 --set val_max_windows=48 --set log_every=50 --set signals=true --set time_limit_s=1000 "${@:2}"

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""genannot on a CUDA GPU beside the same machine's CPU and the peer, in one invocation (needs a CUDA GPU).
+
+    python bench/gpu_throughput.py --prok ECOLI.fna[.gz] --euk CHR9.fa[.gz] [--threads N] [--out DIR]
+
+Rows: wall seconds (the whole command: start-up, model loading, writing) and input bases per second.
+- prok, the embedded classifiers: `--device cuda` against `--device cpu`, and pyrodigal (one thread, in process);
+- prok, a GeneLM-sized pair (BERT 768 x 12 layers, 86M parameters each, the published checkpoints' shape, randomly
+  initialised: a timing, its genes mean nothing) on the GPU only; GeneLM's paper: 21 minutes for E. coli on an
+  A100;
+- euk with the network in the decoder (`--net-weight 1`): `--device cuda` against `--device cpu`, and whether the
+  two GFF3s hold the same features (the GPU runs the network in bf16);
+- euk by default (signal models alone: the network is not run, so no GPU is used): the CPU row for reference;
+- the euk network alone (per-base tracks, both strands, reverse-complement averaged, as `genannot euk` computes
+  them), in process after a warm-up: GPU ('auto' batch) against CPU (8 windows a batch), for the shipped network
+  and each `--euk-model DIR`.
+Not part of the test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from genannot.prok.classifiers import dnabert_vocab  # noqa: E402
+
+
+def fasta_bases(path: Path) -> int:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as fh:
+        return sum(len(line.strip()) for line in fh if not line.startswith(">"))
+
+
+def genelm_sized_pair(root: Path) -> Path:
+    """ROOT/cds and ROOT/tis as `genannot train prok -o ROOT` lays them out, in GeneLM's checkpoint shape."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    vocab = dnabert_vocab(6)
+    for i, task in enumerate(("cds", "tis")):
+        cfg = BertConfig(vocab_size=len(vocab), hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                         intermediate_size=3072, max_position_embeddings=512, num_labels=2)
+        cfg.genannot = {"task": task, "kmer": 6, "stride": 3 if task == "cds" else 1}
+        torch.manual_seed(i)
+        d = root / task
+        BertForSequenceClassification(cfg).save_pretrained(str(d))
+        (d / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    return root
+
+
+def timed(cmd: list[str], log: Path) -> float:
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=fh).returncode
+    wall = time.perf_counter() - t0
+    if rc != 0:
+        sys.exit(f"failed ({rc}): {' '.join(cmd)}; see {log}")
+    return wall
+
+
+def gff_body(path: Path) -> list[str]:
+    return [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
+
+
+def compare(what: str, a: Path, b: Path) -> None:
+    """Lines in both GFF3s, and features placed alike (type, seqid, start, end, strand; scores aside)."""
+    la, lb = gff_body(a), gff_body(b)
+    place = lambda lines: {tuple(ln.split("\t")[i] for i in (0, 2, 3, 4, 6)) for ln in lines}  # noqa: E731
+    print(f"  {what} GFF3 lines: CPU {len(la)}, GPU {len(lb)}, identical {len(set(la) & set(lb))}; "
+          f"features CPU {len(place(la))}, GPU {len(place(lb))}, placed alike {len(place(la) & place(lb))}", flush=True)
+
+
+def network_wall(model_dir: Path, seq: str, device: str, threads: int) -> float:
+    """Seconds for the network's tracks over `seq` (after one warm-up window)."""
+    import torch
+
+    from genannot.euk.model import EukSegModel
+    from genannot.euk.pipeline import CPU_WINDOWS, OVERLAP, WINDOW
+    from genannot.euk.windows import model_fn, predict_record
+
+    torch.set_num_threads(threads)
+    net = EukSegModel.from_pretrained(model_dir, device=device).eval()
+    batch = "auto" if device == "cuda" else CPU_WINDOWS
+    predict_record(model_fn(net), seq[:WINDOW], WINDOW, OVERLAP, batch, device=device)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    predict_record(model_fn(net), seq, WINDOW, OVERLAP, batch, device=device)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def pyrodigal_wall(fasta: Path) -> float:
+    import pyrodigal
+    from Bio import SeqIO
+
+    opener = gzip.open if fasta.suffix == ".gz" else open
+    with opener(fasta, "rt") as fh:
+        seqs = [bytes(r.seq) for r in SeqIO.parse(fh, "fasta")]
+    t0 = time.perf_counter()
+    finder = pyrodigal.GeneFinder()
+    finder.train(*seqs)
+    for s in seqs:
+        finder.find_genes(s)
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--prok", type=Path, required=True)
+    ap.add_argument("--euk", type=Path, required=True)
+    ap.add_argument("--euk-model", type=Path, action="append", default=[], help="another euk-seg model directory")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "gpu")
+    args = ap.parse_args()
+    import torch
+
+    if not torch.cuda.is_available():
+        sys.exit("needs a CUDA GPU")
+    args.out.mkdir(parents=True, exist_ok=True)
+    gpu = torch.cuda.get_device_name(0)
+    genannot = [sys.executable, "-m", "genannot"]
+    threads = ["--threads", str(args.threads)]
+    rows = []
+
+    def row(what: str, wall: float, bases: int, ref: float | None = None) -> None:
+        rows.append({"run": what, "wall_s": round(wall, 2), "bp_per_s": round(bases / wall),
+                     "vs_cpu": round(wall / ref, 3) if ref else None})
+        print(f"{what:<58} {wall:8.1f} s {bases / wall:12,.0f} bp/s" + (f"  {wall / ref:.3f}x CPU" if ref else ""),
+              flush=True)
+
+    pb = fasta_bases(args.prok)
+    o = args.out
+    cpu = timed(genannot + ["prok", "-v", str(args.prok), "-o", str(o / "prok_cpu.gff3"), "--device", "cpu", *threads],
+                o / "prok_cpu.log")
+    row(f"prok, embedded classifiers, CPU ({args.threads} threads)", cpu, pb)
+    cuda = timed(genannot + ["prok", "-v", str(args.prok), "-o", str(o / "prok_cuda.gff3"), "--device", "cuda", *threads],
+                 o / "prok_cuda.log")
+    row("prok, embedded classifiers, GPU", cuda, pb, cpu)
+    compare("prok", o / "prok_cpu.gff3", o / "prok_cuda.gff3")
+    row("pyrodigal 3.7.1 (one thread)", pyrodigal_wall(args.prok), pb)
+    with tempfile.TemporaryDirectory() as tmp:
+        big = genelm_sized_pair(Path(tmp))
+        wall = timed(genannot + ["prok", "-v", str(args.prok), "-o", str(o / "prok_genelm_sized.gff3"), "--model", str(big),
+                                 "--device", "cuda", *threads], o / "prok_genelm_sized.log")
+        row("prok, GeneLM-sized pair (86M x 2, random weights), GPU", wall, pb)
+
+    eb = fasta_bases(args.euk)
+    net = ["--net-weight", "1"]
+    cpu = timed(genannot + ["euk", "-v", str(args.euk), "-o", str(o / "euk_net_cpu.gff3"), "--device", "cpu", *net, *threads],
+                o / "euk_net_cpu.log")
+    row(f"euk --net-weight 1, CPU ({args.threads} threads)", cpu, eb)
+    cuda = timed(genannot + ["euk", "-v", str(args.euk), "-o", str(o / "euk_net_cuda.gff3"), "--device", "cuda", *net,
+                             *threads], o / "euk_net_cuda.log")
+    row("euk --net-weight 1, GPU", cuda, eb, cpu)
+    compare("euk", o / "euk_net_cpu.gff3", o / "euk_net_cuda.gff3")
+    wall = timed(genannot + ["euk", "-v", str(args.euk), "-o", str(o / "euk_default.gff3"), "--device", "cpu", *threads],
+                 o / "euk_default.log")
+    row(f"euk default (signal models, no network), CPU ({args.threads} threads)", wall, eb)
+    from genannot.io.fasta import read_fasta
+
+    seq = "".join(r.seq for r in read_fasta(args.euk))
+    for model in [REPO / "genannot" / "models" / "weights" / "euk-seg-small", *args.euk_model]:
+        cpu = network_wall(model, seq, "cpu", args.threads)
+        row(f"euk network {model.name}, tracks alone, CPU ({args.threads} threads)", cpu, len(seq))
+        row(f"euk network {model.name}, tracks alone, GPU", network_wall(model, seq, "cuda", args.threads), len(seq), cpu)
+
+    (o / "gpu_throughput.json").write_text(json.dumps({"gpu": gpu, "cpu_threads": args.threads, "prok_bp": pb,
+                                                       "euk_bp": eb, "rows": rows}, indent=1) + "\n")
+    print(f"GPU: {gpu}; CPU threads: {args.threads}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
