@@ -20,7 +20,6 @@ Not part of the test run.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import subprocess
@@ -32,13 +31,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from genannot.io.fasta import read_fasta  # noqa: E402
 from genannot.prok.classifiers import dnabert_vocab  # noqa: E402
 
 
 def fasta_bases(path: Path) -> int:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as fh:
-        return sum(len(line.strip()) for line in fh if not line.startswith(">"))
+    return sum(len(r) for r in read_fasta(path))
 
 
 def genelm_sized_pair(root: Path) -> Path:
@@ -68,13 +66,10 @@ def timed(cmd: list[str], log: Path) -> float:
     return wall
 
 
-def gff_body(path: Path) -> list[str]:
-    return [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
-
-
 def compare(what: str, a: Path, b: Path) -> None:
     """Lines in both GFF3s, and features placed alike (type, seqid, start, end, strand; scores aside)."""
-    la, lb = gff_body(a), gff_body(b)
+    body = lambda p: [ln for ln in p.read_text().splitlines() if ln and not ln.startswith("#")]  # noqa: E731
+    la, lb = body(a), body(b)
     place = lambda lines: {tuple(ln.split("\t")[i] for i in (0, 2, 3, 4, 6)) for ln in lines}  # noqa: E731
     print(f"  {what} GFF3 lines: CPU {len(la)}, GPU {len(lb)}, identical {len(set(la) & set(lb))}; "
           f"features CPU {len(place(la))}, GPU {len(place(lb))}, placed alike {len(place(la) & place(lb))}", flush=True)
@@ -103,11 +98,8 @@ def network_wall(model_dir: Path, seq: str, device: str, threads: int) -> float:
 
 def pyrodigal_wall(fasta: Path) -> float:
     import pyrodigal
-    from Bio import SeqIO
 
-    opener = gzip.open if fasta.suffix == ".gz" else open
-    with opener(fasta, "rt") as fh:
-        seqs = [bytes(r.seq) for r in SeqIO.parse(fh, "fasta")]
+    seqs = [r.seq.encode() for r in read_fasta(fasta)]
     t0 = time.perf_counter()
     finder = pyrodigal.GeneFinder()
     finder.train(*seqs)
@@ -168,8 +160,6 @@ def main() -> int:
     wall = timed(genannot + ["euk", "-v", str(args.euk), "-o", str(o / "euk_default.gff3"), "--device", "cpu", *threads],
                  o / "euk_default.log")
     row(f"euk default (signal models, no network), CPU ({args.threads} threads)", wall, eb)
-    from genannot.io.fasta import read_fasta
-
     seq = "".join(r.seq for r in read_fasta(args.euk))
     for model in [REPO / "genannot" / "models" / "weights" / "euk-seg-small", *args.euk_model]:
         cpu = network_wall(model, seq, "cpu", args.threads)
