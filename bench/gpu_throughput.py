@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """genannot on a CUDA GPU beside the same machine's CPU and the peer, in one invocation (needs a CUDA GPU).
 
-    python bench/gpu_throughput.py --prok ECOLI.fna[.gz] --euk CHR9.fa[.gz] [--threads N] [--out DIR]
+    python bench/gpu_throughput.py --prok ECOLI.fna[.gz] --euk CHR9.fa[.gz] [--euk-model DIR] [--threads N] [--out DIR]
 
 Rows: wall seconds (the whole command: start-up, model loading, writing) and input bases per second.
 - prok, the embedded classifiers: `--device cuda` against `--device cpu`, and pyrodigal (one thread, in process);
@@ -56,7 +56,11 @@ def genelm_sized_pair(root: Path) -> Path:
     return root
 
 
-def timed(cmd: list[str], log: Path) -> float:
+def genannot_wall(out: Path, name: str, command: str, fasta: Path, device: str, *options: str) -> float:
+    """Wall seconds of `genannot COMMAND FASTA --device DEVICE OPTIONS`, written to OUT/NAME.gff3 (log: NAME.log)."""
+    cmd = [sys.executable, "-m", "genannot", command, "-v", str(fasta), "-o", str(out / f"{name}.gff3"), "--device", device,
+           *options]
+    log = out / f"{name}.log"
     t0 = time.perf_counter()
     with open(log, "w") as fh:
         rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=fh).returncode
@@ -122,8 +126,7 @@ def main() -> int:
         sys.exit("needs a CUDA GPU")
     args.out.mkdir(parents=True, exist_ok=True)
     gpu = torch.cuda.get_device_name(0)
-    genannot = [sys.executable, "-m", "genannot"]
-    threads = ["--threads", str(args.threads)]
+    threads = ("--threads", str(args.threads))
     rows = []
 
     def row(what: str, wall: float, bases: int, ref: float | None = None) -> None:
@@ -132,39 +135,33 @@ def main() -> int:
         print(f"{what:<58} {wall:8.1f} s {bases / wall:12,.0f} bp/s" + (f"  {wall / ref:.3f}x CPU" if ref else ""),
               flush=True)
 
+    import pyrodigal
+
     pb = fasta_bases(args.prok)
     o = args.out
-    cpu = timed(genannot + ["prok", "-v", str(args.prok), "-o", str(o / "prok_cpu.gff3"), "--device", "cpu", *threads],
-                o / "prok_cpu.log")
+    cpu = genannot_wall(o, "prok_cpu", "prok", args.prok, "cpu", *threads)
     row(f"prok, embedded classifiers, CPU ({args.threads} threads)", cpu, pb)
-    cuda = timed(genannot + ["prok", "-v", str(args.prok), "-o", str(o / "prok_cuda.gff3"), "--device", "cuda", *threads],
-                 o / "prok_cuda.log")
-    row("prok, embedded classifiers, GPU", cuda, pb, cpu)
+    row("prok, embedded classifiers, GPU", genannot_wall(o, "prok_cuda", "prok", args.prok, "cuda", *threads), pb, cpu)
     compare("prok", o / "prok_cpu.gff3", o / "prok_cuda.gff3")
-    row("pyrodigal 3.7.1 (one thread)", pyrodigal_wall(args.prok), pb)
+    row(f"pyrodigal {pyrodigal.__version__} (one thread)", pyrodigal_wall(args.prok), pb)
     with tempfile.TemporaryDirectory() as tmp:
         big = genelm_sized_pair(Path(tmp))
-        wall = timed(genannot + ["prok", "-v", str(args.prok), "-o", str(o / "prok_genelm_sized.gff3"), "--model", str(big),
-                                 "--device", "cuda", *threads], o / "prok_genelm_sized.log")
+        wall = genannot_wall(o, "prok_genelm_sized", "prok", args.prok, "cuda", "--model", str(big), *threads)
         row("prok, GeneLM-sized pair (86M x 2, random weights), GPU", wall, pb)
 
-    eb = fasta_bases(args.euk)
-    net = ["--net-weight", "1"]
-    cpu = timed(genannot + ["euk", "-v", str(args.euk), "-o", str(o / "euk_net_cpu.gff3"), "--device", "cpu", *net, *threads],
-                o / "euk_net_cpu.log")
-    row(f"euk --net-weight 1, CPU ({args.threads} threads)", cpu, eb)
-    cuda = timed(genannot + ["euk", "-v", str(args.euk), "-o", str(o / "euk_net_cuda.gff3"), "--device", "cuda", *net,
-                             *threads], o / "euk_net_cuda.log")
-    row("euk --net-weight 1, GPU", cuda, eb, cpu)
-    compare("euk", o / "euk_net_cpu.gff3", o / "euk_net_cuda.gff3")
-    wall = timed(genannot + ["euk", "-v", str(args.euk), "-o", str(o / "euk_default.gff3"), "--device", "cpu", *threads],
-                 o / "euk_default.log")
-    row(f"euk default (signal models, no network), CPU ({args.threads} threads)", wall, eb)
     seq = "".join(r.seq for r in read_fasta(args.euk))
+    eb = len(seq)
+    net = ("--net-weight", "1")
+    cpu = genannot_wall(o, "euk_net_cpu", "euk", args.euk, "cpu", *net, *threads)
+    row(f"euk --net-weight 1, CPU ({args.threads} threads)", cpu, eb)
+    row("euk --net-weight 1, GPU", genannot_wall(o, "euk_net_cuda", "euk", args.euk, "cuda", *net, *threads), eb, cpu)
+    compare("euk", o / "euk_net_cpu.gff3", o / "euk_net_cuda.gff3")
+    wall = genannot_wall(o, "euk_default", "euk", args.euk, "cpu", *threads)
+    row(f"euk default (signal models, no network), CPU ({args.threads} threads)", wall, eb)
     for model in [REPO / "genannot" / "models" / "weights" / "euk-seg-small", *args.euk_model]:
         cpu = network_wall(model, seq, "cpu", args.threads)
-        row(f"euk network {model.name}, tracks alone, CPU ({args.threads} threads)", cpu, len(seq))
-        row(f"euk network {model.name}, tracks alone, GPU", network_wall(model, seq, "cuda", args.threads), len(seq), cpu)
+        row(f"euk network {model.name}, tracks alone, CPU ({args.threads} threads)", cpu, eb)
+        row(f"euk network {model.name}, tracks alone, GPU", network_wall(model, seq, "cuda", args.threads), eb, cpu)
 
     (o / "gpu_throughput.json").write_text(json.dumps({"gpu": gpu, "cpu_threads": args.threads, "prok_bp": pb,
                                                        "euk_bp": eb, "rows": rows}, indent=1) + "\n")
