@@ -682,3 +682,39 @@ def test_splice_weight_scales_splice_scores_and_survives_save_load(tmp_path, par
     np.testing.assert_allclose(heavier.start_scores(codes), params.start_scores(codes))
     assert GeneModelParams.load(heavier.save(tmp_path / "m")).splice_weight == 1.2
     assert GeneModelParams.load(params.save(tmp_path / "p")).splice_weight == 1.0
+
+
+def test_compiled_jump_sums_are_the_emissions_and_signals_each_jump_covers(params):
+    """The compiled jump scores (genannot.euk.viterbi.jump_sums) against a plain sum: a jump departing at
+    step j scores the emissions of the bases it covers but its last, in the states it fills, plus its
+    signal terms, plus its weight, and is impossible where its codons hold a stop (on real emissions of
+    both strands, several lanes)."""
+    from genannot.euk.decode import LOW, _Codes, _Engine, _Region, _Spans
+
+    b = training_genome(3, 8)
+    hmm = GeneHMM(params, DecodeOptions(), network=False, strands="+-")
+    eng = _Engine(hmm)
+    region = _Region(hmm, _Codes(b.seq), 0, len(b.seq), None, None)
+    data = _Spans(region, [(0, 3000), (4000, 7000), (9000, 12000)])
+    C, D, B = 700, eng.D, data.B
+    c0 = 1000
+    J, work = eng.buffers(C, B)
+    eng.chunk_scores(data, c0, c0 + C, J, work)
+    emit = data.feats(c0, c0 + C + D) @ eng.M
+    sig = {name: data.sig(name, c0, c0 + C + D) for name in {n for jp in eng.jumps for n, _ in jp.terms} | set(eng.check_names)}
+    rng = np.random.default_rng(0)
+    stopped = 0
+    for e, jp in enumerate(eng.jumps):
+        fill = [eng.pos[s] for s in jp.fill[:-1]]
+        for j in rng.integers(0, C, 25):
+            want = sum(emit[j + i, :, s] for i, s in enumerate(fill)) if fill else np.zeros(B)
+            for name, off in jp.terms:
+                want = want + sig[name][j + off]
+            if jp.checks:
+                name, f0, f1 = jp.checks
+                stop = (sig[name][j + f0 : j + f1 + 1 : 3] <= LOW / 2).any(axis=0)
+                stopped += int(stop.sum())
+                want = np.where(stop, LOW, want)
+            want = np.maximum(want + jp.logp, LOW)
+            assert np.allclose(J[j, e], want, rtol=1e-9, atol=1e-6), (e, j)
+    assert stopped > 0  # some codons covered held a stop

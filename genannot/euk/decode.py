@@ -50,7 +50,7 @@ Structured decoder
   fitted to: their single-exon genes' lengths (mostly mammal ones, mean 1,047 nt) let long ORFs through
   as genes on the Drosophila slice (single-exon genes 20 -> 49, CDS-exon F1 0.531 -> 0.494).
 - Long sequences are decoded in overlapping windows (`window`, `overlap`), `batch` windows at once
-  (numpy, vectorised over windows and states; a Python loop over positions). Consecutive windows'
+  (vectorised over windows and states; the loop over positions compiled with numba). Consecutive windows'
   paths are joined inside their overlap where they agree state by state; where they never agree
   (inside a gene longer than the overlap) the right window is decoded again from the left path's
   state (`max_rounds` rounds), so genes longer than a window come out whole. Memory: the
@@ -67,6 +67,7 @@ exon edges snapped to the nearest allowed splice dinucleotide, exons with disall
 
 from __future__ import annotations
 
+import bisect
 import logging
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Sequence
@@ -74,6 +75,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from genannot.euk.genemodel import STOPS, GeneModelParams, _pair_mask, _shift, encode, revcomp_codes
+from genannot.euk.viterbi import jump_sums, viterbi_steps
 from genannot.euk.windows import n_runs, plan_windows
 from genannot.features import Gene, Transcript
 from genannot.io.fasta import SpooledSequence
@@ -84,7 +86,6 @@ log = logging.getLogger("genannot.euk.decode")
 UTR5, EXON, INTRON, UTR3, CDS = range(5)
 NEG = -np.inf
 LOW = -1e30  # "impossible" inside the Viterbi engine: finite, so that scores can carry tag bits
-_LOW_BITS_OFF = np.int64(~15)
 PAD_PENALTY = -1e4
 
 Probs = np.ndarray | Callable[[int, int], np.ndarray] | None
@@ -525,8 +526,9 @@ def _neg(mask: np.ndarray) -> np.ndarray:
 class _Engine:
     """Batched Viterbi over an HMM with delay-1 edges and jumps (fixed-length multi-base edges).
 
-    Layout: windows are the last, contiguous axis of every array, so that each step is a handful of
-    numpy calls on (slots x windows) blocks. Every incoming edge of a state is a slot: delay-1 edges
+    Layout: windows are the last, contiguous axis of every array, so that each step works on
+    (slots x windows) blocks; the steps and the jumps' sums run compiled (genannot.euk.viterbi), a
+    chunk of steps per call. Every incoming edge of a state is a slot: delay-1 edges
     read the previous column, jumps read a ring buffer where they were placed when they departed
     (d - 1 steps earlier, with the emissions of the bases they cover summed in). States are kept in
     order of decreasing in-degree internally, so that slot k only involves the first n_k states:
@@ -563,27 +565,69 @@ class _Engine:
                 w.append(lp if kind == "e" else 0.0 if kind == "j" else NEG)
                 tags.append(15 - k)
         self.src = np.array(src, dtype=np.int64)
-        self.w = np.array(w)[:, None]
-        self.tags = np.array(tags, dtype=np.int64)[:, None]
+        self.w = np.maximum(np.array(w), LOW)
+        self.tags = np.array(tags, dtype=np.int64)
+        self.block_start = np.cumsum(self.n_k) - np.array(self.n_k)
         self.slot_kind = [[("e", pos[ref]) if kind == "e" else ("j", ref) if kind == "j" else None for kind, ref, _ in x] for x in slots]
         self.jsrc = np.array([pos[j.src] for j in hmm.jumps], dtype=np.int64)
-        self.jw = np.array([j.logp for j in hmm.jumps])[:, None]
         self.jd = np.array([len(j.fill) for j in hmm.jumps], dtype=np.int64)
         self.D = int(self.jd.max()) + 1
         self.M = hmm.M[:, self.order]  # emission matrix in internal order
         self.init = np.full(S, -3.0)
         self.init[pos[hmm.IG]] = 0.0
         self.IG = hmm.IG
-        self.const = [len(set(j.fill)) == 1 for j in hmm.jumps]
-        self.const_states = sorted({self.fill_int_of(j)[0] for j, c in zip(hmm.jumps, self.const) if c})
-        self.c_states = {st: [pos[s] for s in hmm.cds_states[st]] for st in hmm.groups}
+        # jumps as arrays for genannot.euk.viterbi.jump_sums: through one state (const_state) or through a
+        # strand's coding states from codon position k0; signal terms and stop checks by index
+        strands = list(hmm.groups)
+        self.c_states = np.array([[pos[s] for s in hmm.cds_states[st]] for st in strands], dtype=np.int64).reshape(-1, 3)
+        self.const_state = np.array([pos[j.fill[0]] if len(set(j.fill)) == 1 else -1 for j in hmm.jumps], dtype=np.int64)
+        self.jstrand = np.array([strands.index(j.cds[0]) if j.cds else -1 for j in hmm.jumps], dtype=np.int64)
+        self.jk0 = np.array([j.cds[1] if j.cds else 0 for j in hmm.jumps], dtype=np.int64)
+        self.jw = np.array([j.logp for j in hmm.jumps])
+        self.term_keys = sorted({t for j in hmm.jumps for t in j.terms})
+        self.term_idx = np.full((len(hmm.jumps), max([1, *(len(j.terms) for j in hmm.jumps)])), -1, dtype=np.int64)
+        for e, j in enumerate(hmm.jumps):
+            self.term_idx[e, : len(j.terms)] = [self.term_keys.index(t) for t in j.terms]
+        self.check_names = sorted({j.checks[0] for j in hmm.jumps if j.checks})
+        self.check_idx = np.array([self.check_names.index(j.checks[0]) if j.checks else -1 for j in hmm.jumps], dtype=np.int64)
+        self.check_f0 = np.array([j.checks[1] if j.checks else 0 for j in hmm.jumps], dtype=np.int64)
+        self.check_f1 = np.array([j.checks[2] if j.checks else 0 for j in hmm.jumps], dtype=np.int64)
+        sum_key = [(int(c), len(j.fill), j.cds and (j.cds[0], j.cds[1] % 3), tuple(j.terms), j.checks)
+                   for c, j in zip(self.const_state, hmm.jumps)]  # what a jump's emission and signal sum depends on
+        rows = {k: i for i, k in enumerate(dict.fromkeys(sum_key))}
+        self.sum_of = np.array([rows[k] for k in sum_key], dtype=np.int64)
+        self.n_sums = len(rows)
         # in-frame stop check: every CDS state at codon position 2 completes a codon at its base
         self.chk_rows = [(pos[s], f"chk{'+-'[hmm.strand[s] - 1]}") for s in range(S) if hmm.kind[s] == "cds" and hmm.codon[s] == 2]
         self.self_slot = [next((k for k, sk in enumerate(self.slot_kind[i]) if sk == ("e", i)), -1) for i in range(S)]
-        self.fill_int = [[pos[x] for x in j.fill] for j in hmm.jumps]
 
-    def fill_int_of(self, j: _Jump) -> list[int]:
-        return [self.pos[x] for x in j.fill]
+    def buffers(self, rows: int, B: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """The jump scores of a chunk of up to `rows` steps in B lanes, and jump_sums' work buffers: allocated
+        once a run (fresh memory for every chunk cost more than the sums)."""
+        n_const = len(np.unique(self.const_state[self.const_state >= 0]))
+        work = (np.empty((rows + self.D + 1, n_const, B)), np.empty((len(self.c_states), 3, rows + self.D + 1, B)),
+                np.empty((rows, self.n_sums, B)))
+        return np.empty((rows, len(self.jumps), B)), work
+
+    def chunk_scores(self, data: "_Spans", c0: int, c1: int, J: np.ndarray, work: tuple[np.ndarray, ...]) -> np.ndarray:
+        """Fills J with the score of every jump departing at steps c0 .. c1 - 1; returns the emissions (steps
+        c0 .. c1 + D - 1, lanes, states), with the stop check of codons completed on arrival."""
+        C, D, B = c1 - c0, self.D, data.B
+        emit = data.feats(c0, c1 + D) @ self.M
+        terms = np.zeros((len(self.term_keys), C, B), dtype=np.float32)
+        for k, (name, off) in enumerate(self.term_keys):
+            terms[k] = data.sig(name, c0 + off, c1 + off)
+        bad = np.zeros((len(self.check_names), C + D + 3, B), dtype=np.int64)  # running counts of stop codons per frame
+        for k, name in enumerate(self.check_names):
+            bad[k, 3:] = data.sig(name, c0, c0 + C + D) <= LOW / 2
+            for r in range(3):
+                bad[k, r::3] = np.cumsum(bad[k, r::3], axis=0)
+        jump_sums(emit, self.const_state, self.jd, self.jstrand, self.jk0, self.c_states, self.term_idx, terms,
+                  self.check_idx, self.check_f0, self.check_f1, bad, self.jw, self.sum_of, LOW, J, *work)
+        # arriving at codon position 2 (the jumps above check their own codons): no stop codon
+        for row, name in self.chk_rows:
+            emit[:C, :, row] += data.sig(name, c0, c1)
+        return emit
 
     def run(self, data: "_Spans", chunk: int, anchors: Sequence[int] | None = None) -> list[np.ndarray]:
         """Best state path (int16) of every span in `data`, in order.
@@ -623,84 +667,27 @@ class _Engine:
         land = [S + ((r + self.jd - 1) % D) * EJ + np.arange(EJ) for r in range(D)]  # rows the jumps departing at t fill
         full = np.empty((len(self.src), B))
         best = np.empty((S, B))
-        fv, bv = full.view(np.int64), best.view(np.int64)
-        tag = self.tags
-        block_ends = np.cumsum(self.n_k)
-        blocks = [(best[:n], full[e - n : e]) for n, e in zip(self.n_k[1:], block_ends[1:])]  # maxed into block 0
-        jsrc = self.jsrc
-        Wc = np.maximum(self.w, LOW)
+        src_all = np.stack(src_t)
+        land_all = np.stack(land)
+        n_k = np.array(self.n_k, dtype=np.int64)
+        # steps where the kernel hands back: a span starts (its lane restarts) or one has just ended
+        events = sorted(set(starts) | {t + 1 for t in span_ends} | {W})
         final = np.zeros(len(data.pieces), dtype=np.int64)  # best state at the end of each span
+        J_buf, work = self.buffers(min(chunk, W), B)
         for c0 in range(0, W, chunk):
             c1 = min(W, c0 + chunk)
-            C = c1 - c0
-            emit = np.ascontiguousarray((data.feats(c0, c1 + D) @ self.M).transpose(0, 2, 1))  # (C + D, S, B)
-
-            cache: dict[tuple[str, int], np.ndarray] = {}
-
-            def s_arr(name: str, off: int) -> np.ndarray:
-                if (name, off) not in cache:
-                    cache[name, off] = data.sig(name, c0 + off, c1 + off)
-                return cache[name, off]
-
-            # jumps departing at t: emissions of the bases they cover except the last (added on arrival)
-            J = np.empty((C, EJ, B))
-            jj = np.arange(C)
-            cum = cumY = bad = None
-            if self.const_states:
-                cum = np.zeros((C + D + 1, S, B))
-                cum[1:, self.const_states] = np.cumsum(emit[:, self.const_states], axis=0)
-            for e, jp in enumerate(self.jumps):
-                d = len(jp.fill)
-                if self.const[e]:
-                    st0 = self.fill_int[e][0]
-                    v = cum[jj + d - 1, st0] - cum[jj, st0]
-                else:
-                    strand, k0 = jp.cds
-                    if cumY is None or cumY[0] != strand:
-                        cs = self.c_states[strand]
-                        u = np.arange(C + D)
-                        Y = np.stack([emit[u, np.array(cs)[(u + ph) % 3]] for ph in range(3)])  # (3, C + D, B)
-                        cumY = (strand, np.concatenate([np.zeros((3, 1, B)), np.cumsum(Y, axis=1)], axis=1))
-                    ph = (k0 - jj) % 3
-                    v = cumY[1][ph, jj + d - 1] - cumY[1][ph, jj]
-                for name, off in jp.terms:
-                    v = v + s_arr(name, off)
-                if jp.checks:
-                    name, f0, f1 = jp.checks
-                    if bad is None or bad[0] != name:
-                        arr = np.zeros((C + D + 3, B), dtype=np.int32)
-                        arr[3:] = data.sig(name, c0, c0 + C + D) <= LOW / 2
-                        for r in range(3):
-                            arr[r::3] = np.cumsum(arr[r::3], axis=0)
-                        bad = (name, arr)
-                    n_bad = bad[1][jj + f1 + 3] - bad[1][jj + f0]
-                    v = np.where(n_bad > 0, LOW, v)
-                J[:, e] = v + self.jw[e]
-            np.maximum(J, LOW, out=J)
-            # arriving at codon position 2 (the jumps above check their own codons): no stop codon
-            for row, name in self.chk_rows:
-                emit[:C, row] += s_arr(name, 0)
-            for t in range(c0, c1):
-                j = t - c0
-                slot = t % D
+            J = J_buf[: c1 - c0]
+            emit = self.chunk_scores(data, c0, c1, J, work)
+            t = c0
+            while t < c1:
                 if t in starts:
                     restart(t)
-                np.take(X, src_t[slot], axis=0, out=full)
-                full += Wc
-                # argmax for free: the slot index rides in the low 4 mantissa bits (a change of a few
-                # ulps), so one max over a state's slots gives the best score and which slot it came from
-                np.bitwise_and(fv, _LOW_BITS_OFF, out=fv)
-                np.bitwise_or(fv, tag, out=fv)
-                best[:] = full[:S]
-                for into, block in blocks:
-                    np.maximum(into, block, out=into)
-                np.subtract(15, bv & 15, out=back[t], casting="unsafe")
-                X[S + slot * EJ : S + (slot + 1) * EJ] = LOW
-                X[land[slot]] = prev[jsrc] + J[j]
-                np.add(best, emit[j], out=prev)
-                if t in span_ends:
-                    for i, b in span_ends[t]:
-                        final[i] = prev[:, b].argmax()
+                t_next = min(c1, events[bisect.bisect_right(events, t)])
+                viterbi_steps(X, src_all, self.w, self.tags, self.block_start, n_k, land_all, self.jsrc, J, emit, back,
+                              full, best, t, t_next, c0, D, S, EJ, LOW)
+                for i, b in span_ends.get(t_next - 1, ()):
+                    final[i] = prev[:, b].argmax()
+                t = t_next
         return self._backtrack(back, final, data.pieces)
 
     def _backtrack(self, back: np.ndarray, final: np.ndarray, pieces: Sequence[tuple[int, int, int]]) -> list[np.ndarray]:
