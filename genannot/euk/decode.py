@@ -556,7 +556,7 @@ class _Engine:
             raise ValueError(f"a state with {self.K} incoming edges: the engine handles at most 16")
         none = S + EJ  # the always -inf source row
         slots = [inc[s] or [("none", none, NEG)] for s in order]  # per internal state
-        self.n_k = [sum(len(x) > k for x in slots) for k in range(self.K)]
+        self.n_k = np.array([sum(len(x) > k for x in slots) for k in range(self.K)], dtype=np.int64)
         # flat slots, block k = slot k of states 0 .. n_k - 1: source row in [prev (S), arrivals (EJ), -inf], weight, tag
         src, w, tags = [], [], []
         for k, n in enumerate(self.n_k):
@@ -567,7 +567,7 @@ class _Engine:
         self.src = np.array(src, dtype=np.int64)
         self.w = np.maximum(np.array(w), LOW)
         self.tags = np.array(tags, dtype=np.int64)
-        self.block_start = np.cumsum(self.n_k) - np.array(self.n_k)
+        self.block_start = np.cumsum(self.n_k) - self.n_k
         self.slot_kind = [[("e", pos[ref]) if kind == "e" else ("j", ref) if kind == "j" else None for kind, ref, _ in x] for x in slots]
         self.jsrc = np.array([pos[j.src] for j in hmm.jumps], dtype=np.int64)
         self.jd = np.array([len(j.fill) for j in hmm.jumps], dtype=np.int64)
@@ -581,6 +581,7 @@ class _Engine:
         strands = list(hmm.groups)
         self.c_states = np.array([[pos[s] for s in hmm.cds_states[st]] for st in strands], dtype=np.int64).reshape(-1, 3)
         self.const_state = np.array([pos[j.fill[0]] if len(set(j.fill)) == 1 else -1 for j in hmm.jumps], dtype=np.int64)
+        self.const_states = np.unique(self.const_state[self.const_state >= 0])
         self.jstrand = np.array([strands.index(j.cds[0]) if j.cds else -1 for j in hmm.jumps], dtype=np.int64)
         self.jk0 = np.array([j.cds[1] if j.cds else 0 for j in hmm.jumps], dtype=np.int64)
         self.jw = np.array([j.logp for j in hmm.jumps])
@@ -604,8 +605,7 @@ class _Engine:
     def buffers(self, rows: int, B: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         """The jump scores of a chunk of up to `rows` steps in B lanes, and jump_sums' work buffers: allocated
         once a run (fresh memory for every chunk cost more than the sums)."""
-        n_const = len(np.unique(self.const_state[self.const_state >= 0]))
-        work = (np.empty((rows + self.D + 1, n_const, B)), np.empty((len(self.c_states), 3, rows + self.D + 1, B)),
+        work = (np.empty((rows + self.D + 1, len(self.const_states), B)), np.empty((len(self.c_states), 3, rows + self.D + 1, B)),
                 np.empty((rows, self.n_sums, B)))
         return np.empty((rows, len(self.jumps), B)), work
 
@@ -622,7 +622,7 @@ class _Engine:
             bad[k, 3:] = data.sig(name, c0, c0 + C + D) <= LOW / 2
             for r in range(3):
                 bad[k, r::3] = np.cumsum(bad[k, r::3], axis=0)
-        jump_sums(emit, self.const_state, self.jd, self.jstrand, self.jk0, self.c_states, self.term_idx, terms,
+        jump_sums(emit, self.const_states, self.const_state, self.jd, self.jstrand, self.jk0, self.c_states, self.term_idx, terms,
                   self.check_idx, self.check_f0, self.check_f1, bad, self.jw, self.sum_of, LOW, J, *work)
         # arriving at codon position 2 (the jumps above check their own codons): no stop codon
         for row, name in self.chk_rows:
@@ -669,7 +669,6 @@ class _Engine:
         best = np.empty((S, B))
         src_all = np.stack(src_t)
         land_all = np.stack(land)
-        n_k = np.array(self.n_k, dtype=np.int64)
         # steps where the kernel hands back: a span starts (its lane restarts) or one has just ended
         events = sorted(set(starts) | {t + 1 for t in span_ends} | {W})
         final = np.zeros(len(data.pieces), dtype=np.int64)  # best state at the end of each span
@@ -683,8 +682,8 @@ class _Engine:
                 if t in starts:
                     restart(t)
                 t_next = min(c1, events[bisect.bisect_right(events, t)])
-                viterbi_steps(X, src_all, self.w, self.tags, self.block_start, n_k, land_all, self.jsrc, J, emit, back,
-                              full, best, t, t_next, c0, D, S, EJ, LOW)
+                viterbi_steps(X, src_all, self.w, self.tags, self.block_start, self.n_k, land_all, self.jsrc, J, emit,
+                              back, full, best, t, t_next, c0, LOW)
                 for i, b in span_ends.get(t_next - 1, ()):
                     final[i] = prev[:, b].argmax()
                 t = t_next

@@ -15,16 +15,16 @@ _LOW_BITS_OFF = np.int64(~15)
 
 
 @njit(cache=True)
-def viterbi_steps(X, src_t, w, tags, block_start, n_k, land, jsrc, J, emit, back, full, best, t0, t1, c0, D, S, EJ,
-                  low):
+def viterbi_steps(X, src_t, w, tags, block_start, n_k, land, jsrc, J, emit, back, full, best, t0, t1, c0, low):
     """Steps t0 .. t1 - 1 of the engine's recursion, in place on X (previous column in rows 0 .. S - 1,
     then the ring of jump arrivals) and back (the slot each state came from at each step).
 
     Each slot's score carries its slot index in the low 4 mantissa bits (tag 15 - k), so the
     maximum over a state's slots gives the best score and which slot it came from in one pass; the
     tagged score is what carries on, as in the numpy steps this replaces."""
-    B = X.shape[1]
-    n_slots = src_t.shape[1]
+    D, n_slots = src_t.shape
+    S, B = best.shape
+    EJ = J.shape[1]
     fv = full.view(np.int64)
     bv = best.view(np.int64)
     for t in range(t0, t1):
@@ -65,20 +65,19 @@ def viterbi_steps(X, src_t, w, tags, block_start, n_k, land, jsrc, J, emit, back
 
 
 @njit(cache=True)
-def jump_sums(emit, const_state, length, strand, k0, c_states, term_idx, terms, check_idx, f0, f1, bad, jw, sum_of, low, J,
-              cum, cum_y, sums):
+def jump_sums(emit, states, const_state, length, strand, k0, c_states, term_idx, terms, check_idx, f0, f1, bad, jw, sum_of,
+              low, J, cum, cum_y, sums):
     """J[j, e, b]: the score of jump e departing at step j of a chunk: the emissions of the bases it covers
     except the last (added on arrival), its signal terms, LOW where it would cover an in-frame stop,
     and its transition weight.
 
     Emission sums are differences of running sums, accumulated in the order numpy's cumsum takes:
-    per state for a jump through one state, per codon phase for a jump through a strand's coding
+    per state (`states`: those jumps go through) for a jump through one state, per codon phase for a jump through a strand's coding
     states (const_state -1). Jumps covering the same bases with the same terms share one sum
     (sum_of[e]: its row in `sums`), each adding its own transition weight. cum, cum_y and sums are
     work buffers, reused from chunk to chunk (fresh memory for them cost more than the sums)."""
-    U, B, S = emit.shape
+    U, B, _ = emit.shape
     C = J.shape[0]
-    states = np.unique(const_state[const_state >= 0])
     cum[0] = 0.0
     for u in range(U):  # u outer: each emission row is read once
         for k in range(states.shape[0]):
