@@ -572,6 +572,12 @@ class _Engine:
         self.jsrc = np.array([pos[j.src] for j in hmm.jumps], dtype=np.int64)
         self.jd = np.array([len(j.fill) for j in hmm.jumps], dtype=np.int64)
         self.D = int(self.jd.max()) + 1
+        D = self.D
+        # per ring slot r of run's X, for a step t with t % D == r: the source row of every slot, and the rows
+        # the jumps departing at t fill
+        self.src_t = np.stack([np.where((self.src >= S) & (self.src < S + EJ), self.src + r * EJ,
+                                        np.where(self.src == S + EJ, S + D * EJ, self.src)) for r in range(D)])
+        self.land = np.stack([S + ((r + self.jd - 1) % D) * EJ + np.arange(EJ) for r in range(D)])
         self.M = hmm.M[:, self.order]  # emission matrix in internal order
         self.init = np.full(S, -3.0)
         self.init[pos[hmm.IG]] = 0.0
@@ -656,19 +662,8 @@ class _Engine:
                 else:
                     X[:S, b] = self.init
         prev = X[:S]
-        none = S + D * EJ
-        src_t = []  # per ring slot r: the source row of every slot at a step t with t % D == r
-        for r in range(D):
-            m = self.src.copy()
-            jump = (self.src >= S) & (self.src < S + EJ)
-            m[jump] = S + r * EJ + (self.src[jump] - S)
-            m[self.src == S + EJ] = none
-            src_t.append(m)
-        land = [S + ((r + self.jd - 1) % D) * EJ + np.arange(EJ) for r in range(D)]  # rows the jumps departing at t fill
         full = np.empty((len(self.src), B))
         best = np.empty((S, B))
-        src_all = np.stack(src_t)
-        land_all = np.stack(land)
         # steps where the kernel hands back: a span starts (its lane restarts) or one has just ended
         events = sorted(set(starts) | {t + 1 for t in span_ends} | {W})
         final = np.zeros(len(data.pieces), dtype=np.int64)  # best state at the end of each span
@@ -682,7 +677,7 @@ class _Engine:
                 if t in starts:
                     restart(t)
                 t_next = min(c1, events[bisect.bisect_right(events, t)])
-                viterbi_steps(X, src_all, self.w, self.tags, self.block_start, self.n_k, land_all, self.jsrc, J, emit,
+                viterbi_steps(X, self.src_t, self.w, self.tags, self.block_start, self.n_k, self.land, self.jsrc, J, emit,
                               back, full, best, t, t_next, c0, LOW)
                 for i, b in span_ends.get(t_next - 1, ()):
                     final[i] = prev[:, b].argmax()
