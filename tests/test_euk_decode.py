@@ -6,10 +6,12 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import genannot
 from genannot.errors import ModelError
 from genannot.euk.decode import FLOOR_SAMPLE, DecodeOptions, GeneHMM, decode_heuristic, decode_record, decode_records, intron_mixture
 from genannot.euk.genemodel import (
@@ -233,6 +235,50 @@ def test_pairwise_splice_models_fit_blend_and_survive_save_load(tmp_path):
         np.testing.assert_allclose(getattr(back, f)(codes), getattr(fitted, f)(codes), atol=1e-5)
     assert back.pairwise_weight == 0.5 and back.acceptor_pairwise.words == fitted.acceptor_pairwise.words
     assert GeneModelParams.load(chains.save(tmp_path / "c")).donor_pairwise is None
+
+
+def test_compiled_signal_scans_are_the_models_written_out():
+    """The compiled scans (genannot.euk.scan) against each model's definition written out base by base, on
+    a sequence with N runs and single Ns: k-mer indices, the Markov chains' window sums, the pairwise
+    model's sum over bases and pairs (NaN at a dinucleotide no decoy had), -inf off the ends or over an N;
+    with the embedded gene model."""
+    params = GeneModelParams.load(Path(genannot.__file__).parent / "models" / "weights" / "euk-seg-small")
+    rng = np.random.default_rng(11)
+    codes = rng.integers(0, 4, 3000).astype(np.uint8)
+    codes[rng.random(3000) < 0.01] = 4
+    codes[1500:1530] = 4
+
+    def kmer(t: int, k: int) -> tuple[int, bool]:
+        bases = [int(codes[p]) if p >= 0 else 4 for p in range(t - k + 1, t + 1)]
+        return sum((b if b < 4 else 0) * 4 ** (k - 1 - i) for i, b in enumerate(bases)), max(bases) < 4
+
+    for k in (1, 3, 6):
+        idx, valid = kmer_index(codes, k)
+        assert [(int(i), bool(v)) for i, v in zip(idx, valid)] == [kmer(t, k) for t in range(len(codes))]
+    log_bg = params.log_bg
+    for chain in (params.donor, params.acceptor, params.start):
+        got = chain.score(codes, log_bg)
+        for t in range(len(codes)):
+            first, last = t - chain.offset - chain.order, t - chain.offset + chain.length - 1  # context and window
+            if first < 0 or last >= len(codes) or (codes[first : last + 1] >= 4).any():
+                assert got[t] == -np.inf, t
+                continue
+            window = [kmer(t + j - chain.offset, chain.order + 1)[0] for j in range(chain.length)]
+            want = sum(chain.logp[j].reshape(-1)[i] - log_bg[i % 4] for j, i in enumerate(window))
+            assert got[t] == pytest.approx(want, rel=1e-6, abs=1e-5), t
+    for model in (params.donor_pairwise, params.acceptor_pairwise):
+        got = model.score(codes)
+        at = model.before + model.word_offset
+        for t in range(len(codes)):
+            w = codes[t - model.before : t - model.before + model.length] if t >= model.before else np.zeros(0, np.uint8)
+            if len(w) < model.length or (w >= 4).any():
+                assert got[t] == -np.inf, t
+                continue
+            word = model._word_table[4 * w[at] + w[at + 1]]
+            want = (model.bias + sum(float(model.single[j, b]) for j, b in enumerate(w))
+                    + sum(float(model.pair[p, 4 * w[i] + w[j]]) for p, (i, j) in enumerate(model.pairs)) + word)
+            assert np.isnan(got[t]) if np.isnan(word) else got[t] == pytest.approx(want, rel=1e-9), t
+    assert np.isnan(params.donor_pairwise.score(codes)).any() and np.isfinite(params.donor_pairwise.score(codes)).any()
 
 
 def test_gc_classes_choose_the_coding_chain_by_local_gc(tmp_path, params):
@@ -685,10 +731,10 @@ def test_splice_weight_scales_splice_scores_and_survives_save_load(tmp_path, par
 
 
 def test_compiled_jump_sums_are_the_emissions_and_signals_each_jump_covers(params):
-    """The compiled jump scores (genannot.euk.viterbi.jump_sums) against a plain sum: a jump departing at
+    """The compiled jump sums (genannot.euk.viterbi.jump_sums) against a plain sum: a jump departing at
     step j scores the emissions of the bases it covers but its last, in the states it fills, plus its
-    signal terms, plus its weight, and is impossible where its codons hold a stop (on real emissions of
-    both strands, several lanes)."""
+    signal terms (plus its weight, which the Viterbi steps add), and is impossible where its codons hold
+    a stop (on real emissions of both strands, several lanes)."""
     from genannot.euk.decode import LOW, _Codes, _Engine, _Region, _Spans
 
     b = training_genome(3, 8)
@@ -698,9 +744,8 @@ def test_compiled_jump_sums_are_the_emissions_and_signals_each_jump_covers(param
     data = _Spans(region, [(0, 3000), (4000, 7000), (9000, 12000)])
     C, D, B = 700, eng.D, data.B
     c0 = 1000
-    J, work = eng.buffers(C, B)
-    eng.chunk_scores(data, c0, c0 + C, J, work)
-    emit = data.feats(c0, c0 + C + D) @ eng.M
+    _, sums = eng.chunk_scores(data, c0, c0 + C, eng.buffers(C, B))
+    emit = data.emissions(c0, c0 + C + D, eng.M)
     sig = {name: data.sig(name, c0, c0 + C + D) for name in {n for jp in eng.jumps for n, _ in jp.terms} | set(eng.check_names)}
     rng = np.random.default_rng(0)
     stopped = 0
@@ -715,6 +760,6 @@ def test_compiled_jump_sums_are_the_emissions_and_signals_each_jump_covers(param
                 stop = (sig[name][j + f0 : j + f1 + 1 : 3] <= LOW / 2).any(axis=0)
                 stopped += int(stop.sum())
                 want = np.where(stop, LOW, want)
-            want = np.maximum(want + jp.logp, LOW)
-            assert np.allclose(J[j, e], want, rtol=1e-9, atol=1e-6), (e, j)
+            got = np.maximum(sums[j, eng.sum_of[e]] + eng.jw[e], LOW)
+            assert np.allclose(got, np.maximum(want + jp.logp, LOW), rtol=1e-9, atol=1e-6), (e, j)
     assert stopped > 0  # some codons covered held a stop

@@ -75,7 +75,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from genannot.euk.genemodel import STOPS, GeneModelParams, _pair_mask, _shift, encode, revcomp_codes
-from genannot.euk.viterbi import jump_sums, viterbi_steps
+from genannot.euk.viterbi import backtrack, jump_sums, viterbi_steps
 from genannot.euk.windows import n_runs, plan_windows
 from genannot.features import Gene, Transcript
 from genannot.io.fasta import SpooledSequence
@@ -484,6 +484,11 @@ class _Region:
         if softmask is not None:
             feats[:, 16] = softmask
         self.feats = feats
+        # the features that can be non-zero (the network's only with its tracks, softmask only with a mask): the
+        # emissions need no others
+        F = GeneHMM.FEATURES
+        self.active = np.array([i for i, f in enumerate(F) if (probs is not None or not f.startswith("net"))
+                                and (softmask is not None or f != "softmask")])
         w = o.signal_weight
         sf = o.splice_filter
 
@@ -568,7 +573,6 @@ class _Engine:
         self.w = np.maximum(np.array(w), LOW)
         self.tags = np.array(tags, dtype=np.int64)
         self.block_start = np.cumsum(self.n_k) - self.n_k
-        self.slot_kind = [[("e", pos[ref]) if kind == "e" else ("j", ref) if kind == "j" else None for kind, ref, _ in x] for x in slots]
         self.jsrc = np.array([pos[j.src] for j in hmm.jumps], dtype=np.int64)
         self.jd = np.array([len(j.fill) for j in hmm.jumps], dtype=np.int64)
         self.D = int(self.jd.max()) + 1
@@ -605,21 +609,36 @@ class _Engine:
         self.sum_of = np.array([rows[k] for k in sum_key], dtype=np.int64)
         self.n_sums = len(rows)
         # in-frame stop check: every CDS state at codon position 2 completes a codon at its base
-        self.chk_rows = [(pos[s], f"chk{'+-'[hmm.strand[s] - 1]}") for s in range(S) if hmm.kind[s] == "cds" and hmm.codon[s] == 2]
-        self.self_slot = [next((k for k, sk in enumerate(self.slot_kind[i]) if sk == ("e", i)), -1) for i in range(S)]
+        chk_rows: dict[str, list[int]] = {}
+        for s in range(S):
+            if hmm.kind[s] == "cds" and hmm.codon[s] == 2:
+                chk_rows.setdefault(f"chk{'+-'[hmm.strand[s] - 1]}", []).append(pos[s])
+        self.chk_rows = {name: np.array(rows) for name, rows in chk_rows.items()}  # check -> internal states
+        # for the backtrack: each internal state's slots as (type: 0 edge, 1 jump, -1 none; source state or jump)
+        self.slot_type = np.full((S, self.K), -1, dtype=np.int64)
+        self.slot_ref = np.zeros((S, self.K), dtype=np.int64)
+        for i, x in enumerate(slots):
+            for k, (kind, ref, _) in enumerate(x):
+                if kind != "none":
+                    self.slot_type[i, k], self.slot_ref[i, k] = (0, pos[ref]) if kind == "e" else (1, ref)
+        self.self_slot = np.array([next((k for k in range(self.K) if self.slot_type[i, k] == 0 and self.slot_ref[i, k] == i), -1)
+                                   for i in range(S)])
+        self.fill = np.zeros((EJ, D), dtype=np.int16)
+        for e, j in enumerate(hmm.jumps):
+            self.fill[e, : len(j.fill)] = j.fill
 
-    def buffers(self, rows: int, B: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        """The jump scores of a chunk of up to `rows` steps in B lanes, and jump_sums' work buffers: allocated
-        once a run (fresh memory for every chunk cost more than the sums)."""
-        work = (np.empty((rows + self.D + 1, len(self.const_states), B)), np.empty((len(self.c_states), 3, rows + self.D + 1, B)),
-                np.empty((rows, self.n_sums, B)))
-        return np.empty((rows, len(self.jumps), B)), work
+    def buffers(self, rows: int, B: int) -> tuple[np.ndarray, ...]:
+        """jump_sums' sums (a chunk of up to `rows` steps in B lanes) and work buffers: allocated once a run
+        (fresh memory for every chunk cost more than the sums)."""
+        return (np.empty((rows, self.n_sums, B)), np.empty((rows + self.D + 1, len(self.const_states), B)),
+                np.empty((len(self.c_states), 3, rows + self.D + 1, B)))
 
-    def chunk_scores(self, data: "_Spans", c0: int, c1: int, J: np.ndarray, work: tuple[np.ndarray, ...]) -> np.ndarray:
-        """Fills J with the score of every jump departing at steps c0 .. c1 - 1; returns the emissions (steps
-        c0 .. c1 + D - 1, lanes, states), with the stop check of codons completed on arrival."""
+    def chunk_scores(self, data: "_Spans", c0: int, c1: int, bufs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(emissions, sums): the emissions (steps c0 .. c1 + D - 1, lanes, states), with the stop check of
+        codons completed on arrival, and the jump sums (jump_sums) of the jumps departing at steps
+        c0 .. c1 - 1, in the first c1 - c0 rows of the buffer bufs[0]."""
         C, D, B = c1 - c0, self.D, data.B
-        emit = data.feats(c0, c1 + D) @ self.M
+        emit = data.emissions(c0, c1 + D, self.M)
         terms = np.zeros((len(self.term_keys), C, B), dtype=np.float32)
         for k, (name, off) in enumerate(self.term_keys):
             terms[k] = data.sig(name, c0 + off, c1 + off)
@@ -629,11 +648,11 @@ class _Engine:
             for r in range(3):
                 bad[k, r::3] = np.cumsum(bad[k, r::3], axis=0)
         jump_sums(emit, self.const_states, self.const_state, self.jd, self.jstrand, self.jk0, self.c_states, self.term_idx, terms,
-                  self.check_idx, self.check_f0, self.check_f1, bad, self.jw, self.sum_of, LOW, J, *work)
+                  self.check_idx, self.check_f0, self.check_f1, bad, self.sum_of, LOW, *bufs)
         # arriving at codon position 2 (the jumps above check their own codons): no stop codon
-        for row, name in self.chk_rows:
-            emit[:C, :, row] += data.sig(name, c0, c1)
-        return emit
+        for name, rows in self.chk_rows.items():
+            emit[:C, :, rows] += data.sig(name, c0, c1)[:, :, None]
+        return emit, bufs[0][:C]
 
     def run(self, data: "_Spans", chunk: int, anchors: Sequence[int] | None = None) -> list[np.ndarray]:
         """Best state path (int16) of every span in `data`, in order.
@@ -667,62 +686,31 @@ class _Engine:
         # steps where the kernel hands back: a span starts (its lane restarts) or one has just ended
         events = sorted(set(starts) | {t + 1 for t in span_ends} | {W})
         final = np.zeros(len(data.pieces), dtype=np.int64)  # best state at the end of each span
-        J_buf, work = self.buffers(min(chunk, W), B)
+        bufs = self.buffers(min(chunk, W), B)
         for c0 in range(0, W, chunk):
             c1 = min(W, c0 + chunk)
-            J = J_buf[: c1 - c0]
-            emit = self.chunk_scores(data, c0, c1, J, work)
+            emit, sums = self.chunk_scores(data, c0, c1, bufs)
             t = c0
             while t < c1:
                 if t in starts:
                     restart(t)
                 t_next = min(c1, events[bisect.bisect_right(events, t)])
-                viterbi_steps(X, self.src_t, self.w, self.tags, self.block_start, self.n_k, self.land, self.jsrc, J, emit,
-                              back, full, best, t, t_next, c0, LOW)
+                viterbi_steps(X, self.src_t, self.w, self.tags, self.block_start, self.n_k, self.land, self.jsrc, sums, self.sum_of,
+                              self.jw, emit, back, full, best, t, t_next, c0, LOW)
                 for i, b in span_ends.get(t_next - 1, ()):
                     final[i] = prev[:, b].argmax()
                 t = t_next
         return self._backtrack(back, final, data.pieces)
 
     def _backtrack(self, back: np.ndarray, final: np.ndarray, pieces: Sequence[tuple[int, int, int]]) -> list[np.ndarray]:
-        """Follow the stored slot choices back from the best state at the end of each span; runs of
-        self-loops are skipped with a search over each state's non-self-loop positions."""
-        order = self.order
+        """Follow the stored slot choices back from the best state at the end of each span (compiled:
+        genannot.euk.viterbi.backtrack)."""
         paths = []
         for (b, o, n), fin in zip(pieces, final):
-            bk = back[o : o + n, :, b]
             path = np.zeros(n, dtype=np.int16)
+            backtrack(back, b, o, int(fin), self.order, self.self_slot, self.slot_type, self.slot_ref, self.jsrc, self.jd,
+                      self.fill, path)
             paths.append(path)
-            breaks: dict[int, np.ndarray] = {}
-            t, s = n - 1, int(fin)
-            run_end = t + 1  # path[t + 1: run_end] already written
-            while t >= 0:
-                ss = self.self_slot[s]
-                if ss >= 0:
-                    arr = breaks.get(s)
-                    if arr is None:
-                        arr = breaks[s] = np.flatnonzero(bk[:, s] != ss)
-                    i = int(np.searchsorted(arr, t, side="right")) - 1
-                    if i < 0:
-                        break
-                    t = int(arr[i])
-                kind, ref = self.slot_kind[s][bk[t, s]]
-                if kind == "e":
-                    path[t:run_end] = order[s]
-                    run_end = t
-                    s = ref
-                    t -= 1
-                else:
-                    jp = self.jumps[ref]
-                    d = len(jp.fill)
-                    path[t + 1 : run_end] = order[s]
-                    lo = t - d + 1
-                    path[max(lo, 0) : t + 1] = np.asarray(jp.fill, dtype=np.int16)[max(0, -lo) :]
-                    run_end = max(lo, 0)
-                    s = int(self.jsrc[ref])
-                    t = lo - 1
-            if run_end > 0:
-                path[:run_end] = order[s]
         return paths
 
 
@@ -963,13 +951,15 @@ class _Spans:
             self._cache[lo, hi] = (np.where(ok, rows, 0), ok)
         return self._cache[lo, hi]
 
-    def feats(self, lo: int, hi: int) -> np.ndarray:
-        """(hi - lo, B, F) float64; padding rows carry only the `pad` feature."""
+    def emissions(self, lo: int, hi: int, M: np.ndarray) -> np.ndarray:
+        """(hi - lo, B, states) float64: the region's features @ the emission matrix M; padding rows carry
+        only the `pad` feature."""
         idx, ok = self._index(lo, hi)
-        f = self.region.feats[idx].astype(np.float64)
+        active = self.region.active
+        f = self.region.feats[idx[:, :, None], active].astype(np.float64)
         f[~ok] = 0.0
         f[~ok, -1] = 1.0
-        return f
+        return f @ M[active]
 
     def sig(self, name: str, lo: int, hi: int) -> np.ndarray:
         """(hi - lo, B) float64, LOW where impossible or beyond an interval."""

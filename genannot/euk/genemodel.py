@@ -50,6 +50,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from genannot.errors import InputError, ModelError
+from genannot.euk.scan import chain_scores, kmer_index, pairwise_scores
 from genannot.features import Gene, Transcript
 
 log = logging.getLogger("genannot.euk.genemodel")
@@ -108,25 +109,6 @@ def gc_classes(codes: np.ndarray, edges: np.ndarray, window: int = GC_WINDOW) ->
     return np.searchsorted(edges, (gc[hi] - gc[lo]) / np.maximum(1, acgt[hi] - acgt[lo]), side="right")
 
 
-def kmer_index(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(index, valid): index[t] of the k-mer ending at t (bases t-k+1..t, first base most
-    significant); valid is False where the k-mer runs off the start or holds an N."""
-    n = len(codes)
-    idx = np.zeros(n, dtype=np.int64)
-    valid = np.ones(n, dtype=bool)
-    c = codes.astype(np.int64)
-    for j in range(k):
-        shift = k - 1 - j  # base t - shift
-        part = np.zeros(n, dtype=np.int64)
-        bad = np.ones(n, dtype=bool)  # off the start (also: the whole sequence when it is shorter than k)
-        if shift < n:
-            part[shift:] = c[: n - shift]
-            bad[shift:] = c[: n - shift] >= 4
-        idx = idx * 4 + np.where(part < 4, part, 0)
-        valid &= ~bad
-    return idx, valid
-
-
 # ----------------------------------------------------------------------------- signal models
 
 
@@ -155,23 +137,9 @@ class SignalModel:
     def score(self, codes: np.ndarray, log_bg: np.ndarray) -> np.ndarray:
         """Log-odds (float32) of the window with its reference point at every position t;
         -inf where the window (with its context) runs off the sequence or holds an N."""
-        n = len(codes)
-        out = np.zeros(n, dtype=np.float64)
-        k = self.order
-        idx, valid = kmer_index(codes, k + 1)  # (context, base) ending at each position
-        c = np.where(codes < 4, codes, 0).astype(np.int64)
-        for j in range(self.length):
-            shift = j - self.offset  # window base j sits at t + shift
-            table = (self.logp[j] - log_bg[None, :]).reshape(-1)  # index: context * 4 + base
-            if k == 0:
-                vals = table[c]
-                ok = codes < 4
-            else:
-                vals = table[idx]
-                ok = valid
-            out += _shift(vals, shift, 0.0)
-            out[~_shift(ok, shift, False)] = -np.inf
-        return out.astype(np.float32)
+        idx, valid = kmer_index(codes, self.order + 1)  # (context, base) ending at each position
+        tables = (self.logp - log_bg[None, None, :]).reshape(self.length, -1)  # index: context * 4 + base
+        return chain_scores(idx, valid, tables, self.offset).astype(np.float32)
 
 
 def _shift(a: np.ndarray, shift: int, fill: Any) -> np.ndarray:
@@ -278,21 +246,8 @@ class PairwiseSiteModel:
         """(float64) log-odds against background of a site with its reference point at every position t;
         NaN where the site's dinucleotide was never a decoy (the chain alone scores those), -inf where the
         window runs off the sequence or holds an N."""
-        n = len(codes)
-        c = np.where(codes < 4, codes, 0).astype(np.uint8)  # one byte a base: a column per window position
-        cols, ok = [], np.ones(n, dtype=bool)
-        for j in range(self.length):
-            cols.append(_shift(c, j - self.before, 0))
-            ok &= _shift(codes < 4, j - self.before, False)
-        out = np.full(n, self.bias)
-        for j in range(self.length):
-            out += self.single[j][cols[j]]
-        for k, (i, j) in enumerate(self.pairs):
-            out += self.pair[k][4 * cols[i] + cols[j]]
-        at = self.before + self.word_offset
-        out += self._word_table[4 * cols[at] + cols[at + 1]]
-        out[~ok] = -np.inf
-        return out
+        return pairwise_scores(codes, self.before, self.single, self.pairs, self.pair, self.bias, self._word_table,
+                               self.before + self.word_offset)
 
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
         """The model as named arrays for an .npz file (`from_arrays` reads them back)."""

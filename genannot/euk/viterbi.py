@@ -15,16 +15,18 @@ _LOW_BITS_OFF = np.int64(~15)
 
 
 @njit(cache=True)
-def viterbi_steps(X, src_t, w, tags, block_start, n_k, land, jsrc, J, emit, back, full, best, t0, t1, c0, low):
+def viterbi_steps(X, src_t, w, tags, block_start, n_k, land, jsrc, sums, sum_of, jw, emit, back, full, best, t0, t1, c0, low):
     """Steps t0 .. t1 - 1 of the engine's recursion, in place on X (previous column in rows 0 .. S - 1,
     then the ring of jump arrivals) and back (the slot each state came from at each step).
 
     Each slot's score carries its slot index in the low 4 mantissa bits (tag 15 - k), so the
     maximum over a state's slots gives the best score and which slot it came from in one pass; the
-    tagged score is what carries on, as in the numpy steps this replaces."""
+    tagged score is what carries on, as in the numpy steps this replaces. A jump e departing at step j of
+    the chunk scores its sum (sums[j, sum_of[e]], from jump_sums) plus its transition weight jw[e], at
+    least `low`."""
     D, n_slots = src_t.shape
     S, B = best.shape
-    EJ = J.shape[1]
+    EJ = jsrc.shape[0]
     fv = full.view(np.int64)
     bv = best.view(np.int64)
     for t in range(t0, t1):
@@ -57,27 +59,30 @@ def viterbi_steps(X, src_t, w, tags, block_start, n_k, land, jsrc, J, emit, back
         for e in range(EJ):
             row = land[slot, e]
             src = jsrc[e]
+            v = sums[j, sum_of[e]]
+            we = jw[e]
             for b in range(B):
-                X[row, b] = X[src, b] + J[j, e, b]
+                x = v[b] + we
+                X[row, b] = X[src, b] + (x if x > low else low)
         for i in range(S):
             for b in range(B):
                 X[i, b] = best[i, b] + emit[j, b, i]
 
 
 @njit(cache=True)
-def jump_sums(emit, states, const_state, length, strand, k0, c_states, term_idx, terms, check_idx, f0, f1, bad, jw, sum_of,
-              low, J, cum, cum_y, sums):
-    """J[j, e, b]: the score of jump e departing at step j of a chunk: the emissions of the bases it covers
-    except the last (added on arrival), its signal terms, LOW where it would cover an in-frame stop,
-    and its transition weight.
+def jump_sums(emit, states, const_state, length, strand, k0, c_states, term_idx, terms, check_idx, f0, f1, bad, sum_of,
+              low, sums, cum, cum_y):
+    """sums[j, sum_of[e], b]: the score of jump e departing at step j of a chunk, but its transition weight:
+    the emissions of the bases it covers except the last (added on arrival), its signal terms, `low` where
+    it would cover an in-frame stop.
 
     Emission sums are differences of running sums, accumulated in the order numpy's cumsum takes:
     per state (`states`: those jumps go through) for a jump through one state, per codon phase for a jump through a strand's coding
     states (const_state -1). Jumps covering the same bases with the same terms share one sum
-    (sum_of[e]: its row in `sums`), each adding its own transition weight. cum, cum_y and sums are
-    work buffers, reused from chunk to chunk (fresh memory for them cost more than the sums)."""
+    (sum_of[e]: its row in `sums`); viterbi_steps adds each jump's own transition weight. sums, cum and
+    cum_y are buffers reused from chunk to chunk (fresh memory for them cost more than the sums)."""
     U, B, _ = emit.shape
-    C = J.shape[0]
+    C = sums.shape[0]
     cum[0] = 0.0
     for u in range(U):  # u outer: each emission row is read once
         for k in range(states.shape[0]):
@@ -122,9 +127,36 @@ def jump_sums(emit, states, const_state, length, strand, k0, c_states, term_idx,
                 for b in range(B):
                     if n_hi[b] - n_lo[b] > 0:
                         v[b] = low
-    for j in range(C):
-        for e in range(const_state.shape[0]):
-            v = sums[j, sum_of[e]]
-            for b in range(B):
-                x = v[b] + jw[e]
-                J[j, e, b] = x if x > low else low
+
+
+@njit(cache=True)
+def backtrack(back, lane, first, final, order, self_slot, slot_type, slot_ref, jsrc, jd, fill, path):
+    """Writes into `path` (HMM states) the best path of the span at steps first .. first + len(path) - 1 of
+    lane `lane`, followed back from internal state `final` at its last step through the slot each state
+    came from (back[t, state, lane]). A slot is an edge from internal state slot_ref (slot_type 0) or jump
+    slot_ref (slot_type 1), which fills jd[jump] bases with fill[jump, :jd[jump]] and departs from jsrc[jump]."""
+    t = path.shape[0] - 1
+    s = final
+    run_end = t + 1  # path[t + 1: run_end] already written
+    while t >= 0:
+        k = back[first + t, s, lane]
+        if k == self_slot[s]:
+            t -= 1
+            continue
+        if slot_type[s, k] == 0:
+            path[t:run_end] = order[s]
+            run_end = t
+            s = slot_ref[s, k]
+            t -= 1
+        elif slot_type[s, k] == 1:
+            e = slot_ref[s, k]
+            path[t + 1 : run_end] = order[s]
+            lo = t - jd[e] + 1
+            for i in range(max(lo, 0), t + 1):
+                path[i] = fill[e, i - lo]
+            run_end = max(lo, 0)
+            s = jsrc[e]
+            t = lo - 1
+        else:
+            raise ValueError("the best path runs through a state with no incoming edge")
+    path[:run_end] = order[s]
