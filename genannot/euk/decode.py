@@ -628,17 +628,19 @@ class _Engine:
             self.fill[e, : len(j.fill)] = j.fill
 
     def buffers(self, rows: int, B: int) -> tuple[np.ndarray, ...]:
-        """jump_sums' sums (a chunk of up to `rows` steps in B lanes) and work buffers: allocated once a run
-        (fresh memory for every chunk cost more than the sums)."""
-        return (np.empty((rows, self.n_sums, B)), np.empty((rows + self.D + 1, len(self.const_states), B)),
-                np.empty((len(self.c_states), 3, rows + self.D + 1, B)))
+        """The emissions, jump_sums' sums and its work buffers of a chunk of up to `rows` steps in B lanes:
+        allocated once a run (fresh memory for every chunk cost more than the sums)."""
+        return (np.empty((rows + self.D, B, self.S)), np.empty((rows, self.n_sums, B)),
+                np.empty((rows + self.D + 1, len(self.const_states), B)), np.empty((len(self.c_states), 3, rows + self.D + 1, B)))
 
     def chunk_scores(self, data: "_Spans", c0: int, c1: int, bufs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
         """(emissions, sums): the emissions (steps c0 .. c1 + D - 1, lanes, states), with the stop check of
         codons completed on arrival, and the jump sums (jump_sums) of the jumps departing at steps
-        c0 .. c1 - 1, in the first c1 - c0 rows of the buffer bufs[0]."""
+        c0 .. c1 - 1; both in the buffers `bufs` (from `buffers`)."""
         C, D, B = c1 - c0, self.D, data.B
-        emit = data.emissions(c0, c1 + D, self.M)
+        emit_buf, sums_buf, cum, cum_y = bufs
+        emit = data.emissions(c0, c1 + D, self.M, emit_buf[: C + D])
+        sums = sums_buf[:C]
         terms = np.zeros((len(self.term_keys), C, B), dtype=np.float32)
         for k, (name, off) in enumerate(self.term_keys):
             terms[k] = data.sig(name, c0 + off, c1 + off)
@@ -648,11 +650,11 @@ class _Engine:
             for r in range(3):
                 bad[k, r::3] = np.cumsum(bad[k, r::3], axis=0)
         jump_sums(emit, self.const_states, self.const_state, self.jd, self.jstrand, self.jk0, self.c_states, self.term_idx, terms,
-                  self.check_idx, self.check_f0, self.check_f1, bad, self.sum_of, LOW, *bufs)
+                  self.check_idx, self.check_f0, self.check_f1, bad, self.sum_of, LOW, sums, cum, cum_y)
         # arriving at codon position 2 (the jumps above check their own codons): no stop codon
         for name, rows in self.chk_rows.items():
             emit[:C, :, rows] += data.sig(name, c0, c1)[:, :, None]
-        return emit, bufs[0][:C]
+        return emit, sums
 
     def run(self, data: "_Spans", chunk: int, anchors: Sequence[int] | None = None) -> list[np.ndarray]:
         """Best state path (int16) of every span in `data`, in order.
@@ -951,15 +953,15 @@ class _Spans:
             self._cache[lo, hi] = (np.where(ok, rows, 0), ok)
         return self._cache[lo, hi]
 
-    def emissions(self, lo: int, hi: int, M: np.ndarray) -> np.ndarray:
-        """(hi - lo, B, states) float64: the region's features @ the emission matrix M; padding rows carry
-        only the `pad` feature."""
+    def emissions(self, lo: int, hi: int, M: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(hi - lo, B, states) float64, in `out` if given: the region's features @ the emission matrix M;
+        padding rows carry only the `pad` feature."""
         idx, ok = self._index(lo, hi)
         active = self.region.active
         f = self.region.feats[idx[:, :, None], active].astype(np.float64)
         f[~ok] = 0.0
         f[~ok, -1] = 1.0
-        return f @ M[active]
+        return np.matmul(f, M[active], out=out)
 
     def sig(self, name: str, lo: int, hi: int) -> np.ndarray:
         """(hi - lo, B) float64, LOW where impossible or beyond an interval."""
