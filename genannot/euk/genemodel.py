@@ -96,6 +96,9 @@ def revcomp_codes(codes: np.ndarray) -> np.ndarray:
     return rc[::-1].copy()
 
 
+_STOP_INDEX = np.array([encode(c).astype(np.int64) @ [16, 4, 1] for c in STOPS])  # stop codons as 16 a + 4 b + c
+
+
 def gc_classes(codes: np.ndarray, edges: np.ndarray, window: int = GC_WINDOW) -> np.ndarray:
     """Class (index into the intervals cut by `edges`) of the GC content of the `window` bases
     around each position (truncated at the sequence ends; N not counted)."""
@@ -818,7 +821,7 @@ class _Accumulator:
         codons = spliced[:-3].reshape(-1, 3)
         if tuple(spliced[:3]) != (0, 3, 2):  # ATG
             return
-        if any(tuple(c) in stop_codes for c in codons):
+        if np.isin(codons.astype(np.int64) @ [16, 4, 1], _STOP_INDEX).any():
             return
         self.n_orfs += 1
         self.stops[stop_codes[last]] += 1
