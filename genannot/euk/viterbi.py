@@ -1,4 +1,5 @@
-"""The compiled inner loop of the eukaryotic decoder's Viterbi engine (genannot.euk.decode._Engine).
+"""The compiled loops of the eukaryotic decoder's Viterbi engine (genannot.euk.decode._Engine): the steps,
+the jumps' sums and the backtrack.
 
 Why compiled: one Viterbi step is a handful of small numpy calls on (slots x lanes) blocks, so numpy's
 per-call overhead, not arithmetic, set the decoder's speed (about 17 us a step with one lane, 124 us
