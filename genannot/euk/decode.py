@@ -644,16 +644,17 @@ class _Engine:
         terms = np.zeros((len(self.term_keys), C, B), dtype=np.float32)
         for k, (name, off) in enumerate(self.term_keys):
             terms[k] = data.sig(name, c0 + off, c1 + off)
+        chk = {name: data.sig(name, c0, c1 + D) for name in {*self.check_names, *self.chk_rows}}  # in-frame stop checks
         bad = np.zeros((len(self.check_names), C + D + 3, B), dtype=np.int64)  # running counts of stop codons per frame
         for k, name in enumerate(self.check_names):
-            bad[k, 3:] = data.sig(name, c0, c0 + C + D) <= LOW / 2
+            bad[k, 3:] = chk[name] <= LOW / 2
             for r in range(3):
                 bad[k, r::3] = np.cumsum(bad[k, r::3], axis=0)
         jump_sums(emit, self.const_states, self.const_state, self.jd, self.jstrand, self.jk0, self.c_states, self.term_idx, terms,
                   self.check_idx, self.check_f0, self.check_f1, bad, self.sum_of, LOW, sums, cum, cum_y)
         # arriving at codon position 2 (the jumps above check their own codons): no stop codon
         for name, rows in self.chk_rows.items():
-            emit[:C, :, rows] += data.sig(name, c0, c1)[:, :, None]
+            emit[:C, :, rows] += chk[name][:C, :, None]
         return emit, sums
 
     def run(self, data: "_Spans", chunk: int, anchors: Sequence[int] | None = None) -> list[np.ndarray]:
