@@ -179,7 +179,7 @@ def test_an_intron_poor_genome_fits_intron_lengths_to_its_shorter_predicted_intr
 
     b = training_genome(3, 150)
     params, report = self_train(prior, [("chr", b.seq)], lambda p, sample: {"chr": b.genes}, min_orf=150, min_orfs=5,
-                                min_density=0, min_genes=40, min_introns=10**6, rounds=1)
+                                min_density=0, min_genes=40, min_introns=10**6, min_own_sites=10**6, rounds=1)
     assert report.used
     own = np.sort(GeneModelParams.from_genes([(b.seq, b.genes)]).lengths["intron"])
     trimmed = own[own <= np.quantile(own, INTRON_TRIM)]
@@ -218,8 +218,37 @@ def test_an_intron_poor_genome_gets_splice_sites_of_its_own_from_its_unique_gene
     assert report.used and report.introns_per_round[-1] < report.genes_per_round[-1], report  # intron-poor
     assert params.splice_weight == SPLICE_WEIGHT and params.donor is not prior.donor
     assert params.donor_pairs.get("GT", 0) >= 100 and "GC" not in params.donor_pairs  # no copy's intron
-    kept = self_train(prior, sample, decode, min_orf=150, min_orfs=5, min_density=0, min_genes=40, min_introns=10**6)[0]
+    kept = self_train(prior, sample, decode, min_orf=150, min_orfs=5, min_density=0, min_genes=40, min_own_sites=10**6)[0]
     assert kept.donor is prior.donor and kept.splice_weight == prior.splice_weight  # too few introns: the prior's
+
+
+def test_an_intron_poor_genomes_own_splice_sites_are_fitted_again_on_the_genes_they_give(prior: GeneModelParams) -> None:
+    """Once an intron-poor genome has splice sites of its own, the sample is decoded once more with them and they
+    are fitted again, the same way, on the genes that decoding gives: those are the sites used."""
+    from test_euk_decode import training_genome
+
+    from genannot.euk.selftrain import SITE_SHARE, _common_dinucleotides, _trimmed_sites, _unique
+
+    b = training_genome(3, 150)
+    singles, _ = _compact_genome(5, 150)
+    sample = [("chr", b.seq), ("orfs", singles)]
+    orfs = long_orfs("orfs", singles, 300)
+    second = {"chr": b.genes[: len(b.genes) // 2], "orfs": orfs}  # what the first own sites find: other genes
+    calls: list[GeneModelParams] = []
+
+    def decode(p: GeneModelParams, sample: list) -> dict:
+        calls.append(p)
+        return second if len(calls) == 2 else {"chr": b.genes, "orfs": orfs}
+
+    params, report = self_train(prior, sample, decode, min_orf=150, min_orfs=5, min_density=0, min_genes=40, rounds=1)
+    assert report.used and report.introns_per_round[-1] < report.genes_per_round[-1], report  # intron-poor
+    assert len(calls) == 2 and calls[1].donor is not prior.donor and calls[1].splice_weight == SPLICE_WEIGHT
+    fit_on = _common_dinucleotides(sample, _unique(sample, second), prior, SITE_SHARE)
+    sites = _trimmed_sites(prior, sample, fit_on, _fit(prior, sample, fit_on, CODING_ORDER, pairwise=True)[0], CODING_ORDER)
+    np.testing.assert_allclose(params.donor.logp, sites.donor.logp)
+    np.testing.assert_allclose(params.acceptor.logp, sites.acceptor.logp)
+    assert not np.allclose(params.donor.logp, calls[1].donor.logp)  # not the first fit's
+    assert "splice sites of its own from " in report.reason, report
 
 
 def _spliced(seqid: str, strand: str, exons: list[tuple[int, int]]) -> Gene:
