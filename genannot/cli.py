@@ -9,14 +9,20 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
+import os
 import shlex
 import sys
+import tempfile
+import zipfile
+from pathlib import Path
 from typing import Callable, Sequence
 
 import click
 
 from genannot import __version__
-from genannot.errors import GenannotError, InputError
+from genannot.errors import GenannotError, InputError, ModelError
+from genannot.io.atomic import check_not_inputs
 
 log = logging.getLogger("genannot")
 
@@ -48,9 +54,27 @@ def common(f: Callable) -> Callable:
         from genannot.runtime.device import set_threads
 
         set_threads(threads)
-        return f(*args, seed=seed, **kwargs)
+        try:
+            return f(*args, seed=seed, **kwargs)
+        except Exception as e:
+            error = _corrupt_model(e, kwargs.get("model"))
+            if error is None:
+                raise
+            raise error from None
 
     return wrapper
+
+
+def _corrupt_model(e: Exception, model: str | None) -> ModelError | None:
+    """What the loaders raise for a cut or emptied model file (EOFError, zipfile.BadZipFile from
+    genemodel.npz, SafetensorError) as a ModelError; None for any other exception.
+
+    Caught inside the command: click would turn an EOFError into an "interrupted" abort."""
+    from safetensors import SafetensorError
+
+    if not isinstance(e, (EOFError, zipfile.BadZipFile, SafetensorError)):
+        return None
+    return ModelError(f"cannot load {f'model {model}' if model else 'the model'}: a file is corrupt or truncated ({e})")
 
 
 def compute(f: Callable) -> Callable:
@@ -70,6 +94,20 @@ def _batch_size(ctx, param, value: str):
     if n < 1:
         raise click.BadParameter("must be 'auto' or a positive integer")
     return n
+
+
+class _Weight(click.FloatRange):
+    """A decoder weight: >= 0 and at most 1e6. nan passes FloatRange's comparisons, and nan, inf or a
+    weight near the float limit turns every decoder score into nan or inf: 0 genes, exit 0."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0, max=1e6)
+
+    def convert(self, value, param, ctx):
+        rv = super().convert(value, param, ctx)
+        if math.isnan(rv):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return rv
 
 
 output_option = click.option("-o", "--output", default="-", show_default=True, help="Output file ('-' = stdout).")
@@ -119,6 +157,8 @@ def prok(**kw) -> None:
     """Annotate a bacterial or archaeal genome: ORFs -> coding -> start site."""
     from genannot.prok.pipeline import run_prok
 
+    outputs = {"-o": kw["output"], "--proteins": kw["proteins"], "--genes": kw["genes_out"], "--candidates": kw["candidates"]}
+    check_not_inputs(outputs, [kw["input"]])
     run_prok(command_line=_command_line(), **kw)
 
 
@@ -129,17 +169,23 @@ def prok(**kw) -> None:
 @click.option("--no-rc", is_flag=True, help="Skip reverse-complement test-time averaging.")
 @click.option("--no-splice-filter", is_flag=True, help="Keep exons with non-canonical splice dinucleotides.")
 @click.option("--proteins", default=None, help="Write protein FASTA here.")
-@click.option("--net-weight", type=click.FloatRange(min=0), default=None, help="Weight of the network's evidence in the decoder (default: the model's own; 0 = signal models alone).")
+@click.option("--net-weight", type=_Weight(), default=None, help="Weight of the network's evidence in the decoder (default: the model's own; 0 = signal models alone).")
 @click.option("--bedgraph", default=None, metavar="PREFIX", help="Write per-base probabilities as bgzipped bedGraph, PREFIX.<class>_<strand>.bedgraph.gz.")
 @click.option("--no-self-train", is_flag=True, help="Keep the model's signal models as they are (default: re-fit them on the input when it holds enough long ORFs).")
-@click.option("--softmask-penalty", type=click.FloatRange(min=0), default=0.15, show_default=True, help="Nats per soft-masked (lowercase, repeat) base in an exon; 0 = ignore soft-masking.")
+@click.option("--softmask-penalty", type=_Weight(), default=0.15, show_default=True, help="Nats per soft-masked (lowercase, repeat) base in an exon; 0 = ignore soft-masking.")
 @click.option("--mask-repeats", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Soft-mask repeats found in the input itself (15-mers seen 4 times or more); auto: where the input carries no soft-mask of its own.")
 @compute
 @common
 def euk(**kw) -> None:
     """Annotate a eukaryotic genome into gene / mRNA / lnc_RNA / exon / CDS / UTR models."""
     from genannot.euk.pipeline import run_euk
+    from genannot.io.bedgraph import track_paths
 
+    prefix = kw["bedgraph"]
+    if prefix is not None and os.path.basename(prefix) in ("", ".", "..", "-"):
+        raise InputError(f"--bedgraph {prefix!r}: give a file name prefix, e.g. out/sample for out/sample.<track>.bedgraph.gz")
+    tracks = {f"--bedgraph ({name})": path for name, path in (track_paths(prefix) if prefix else {}).items()}
+    check_not_inputs({"-o": kw["output"], "--proteins": kw["proteins"], **tracks}, [kw["input"]])
     run_euk(command_line=_command_line(), **kw)
 
 
@@ -171,6 +217,28 @@ def _paired(genomes: Sequence[str], annotations: Sequence[str]) -> None:
         raise InputError(f"--genome given {len(genomes)} times but --annotation {len(annotations)} times: give them in pairs")
 
 
+def _check_output_dir(kw: dict) -> None:
+    """`train -o`: fail before data preparation, not after it, where the model directory cannot be
+    made (empty, an input or another file in the way, a read-only or pseudo file system such as /sys).
+    Writability is probed with a directory made and removed at once (os.access says yes to root)."""
+    path = kw["output_dir"]
+    if not path:
+        raise InputError("-o: the output directory is empty")
+    check_not_inputs({"-o": path}, [*kw["genomes"], *kw["annotations"]])
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise InputError(f"-o '{path}' is a file, not a directory")
+    base = p
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir():
+        raise InputError(f"cannot create output directory '{path}': '{base}' is not a directory")
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=base, prefix=".genannot-"))
+    except OSError as e:
+        raise InputError(f"cannot create output directory '{path}': {e.strerror or e}") from None
+
+
 @train.command("prok")
 @_train_options
 @click.option("-g", "--translation-table", type=int, default=11, show_default=True)
@@ -181,6 +249,7 @@ def train_prok(**kw) -> None:
     from genannot.prok.train import run_train_prok
 
     _paired(kw["genomes"], kw["annotations"])
+    _check_output_dir(kw)
     run_train_prok(**kw)
 
 
@@ -198,6 +267,58 @@ def _settings(pairs: Sequence[str]) -> dict:
     return out
 
 
+# `--set` values are checked by the type of the setting's default (DEFAULTS in genannot.euk.train) and
+# these ranges: a wrong type or range would fail deep in training (TypeError, ZeroDivisionError, negative sizes)
+_ZERO_OK = {"segment_tokens", "num_mem_tokens", "warmup_steps", "mlm_steps"}
+_FRACTIONS = {"dropout", "attention_dropout", "head_dropout", "rc_prob", "intergenic_keep", "max_n_fraction", "mlm_prob"}
+_CHOICES = {"n_outputs": (5, 10), "softmask": (True, False, "auto")}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _setting_rule(key: str, default) -> tuple[Callable[[object], bool], str]:
+    """(test, what it expects) for one training setting."""
+    if key in _CHOICES:
+        return (lambda v: v in _CHOICES[key]), " or ".join(json.dumps(c) for c in _CHOICES[key])
+    if key == "init_model":
+        return (lambda v: v is None or (isinstance(v, str) and v != "")), "a model directory or null"
+    if key == "time_limit_s":
+        return (lambda v: v is None or (_is_number(v) and v > 0)), "a number of seconds > 0 or null"
+    if default is None:  # batch_bp, max_steps_per_epoch, val_max_windows
+        return (lambda v: v is None or (_is_int(v) and v >= 1)), "an integer >= 1 or null"
+    if isinstance(default, bool):
+        return (lambda v: isinstance(v, bool)), "true or false"
+    if isinstance(default, int):
+        low = 0 if key in _ZERO_OK else 1
+        return (lambda v: _is_int(v) and v >= low), f"an integer >= {low}"
+    if key in _FRACTIONS:
+        return (lambda v: _is_number(v) and 0 <= v <= 1), "a number from 0 to 1"
+    if key == "lr":
+        return (lambda v: _is_number(v) and v > 0), "a number > 0"
+    if isinstance(default, float):
+        return (lambda v: _is_number(v) and v >= 0), "a number >= 0"
+    return (lambda v: isinstance(v, list) and bool(v) and all(_is_int(x) and x >= 1 for x in v)), \
+        "a non-empty list of integers >= 1, e.g. [2048,4096]"
+
+
+def _check_settings(extra: dict, defaults: dict) -> None:
+    """Refuse `--set` values of the wrong type or range before any work; unknown keys are the trainer's to refuse."""
+    for key, value in extra.items():
+        if key in defaults:
+            test, want = _setting_rule(key, defaults[key])
+            if not test(value):
+                raise InputError(f"--set {key}={json.dumps(value)}: expected {want}")
+    merged = {**defaults, **extra}
+    if merged["hidden_size"] % merged["num_attention_heads"]:
+        raise InputError(f"--set: hidden_size {merged['hidden_size']} is not a multiple of num_attention_heads {merged['num_attention_heads']}")
+
+
 @train.command("euk")
 @_train_options
 @click.option("--holdout", default=None, help="Region kept out for validation, SEQID:START-END.")
@@ -206,13 +327,15 @@ def _settings(pairs: Sequence[str]) -> dict:
 @common
 def train_euk(settings, **kw) -> None:
     """Train the nucleotide segmentation model."""
-    from genannot.euk.train import run_train_euk
+    from genannot.euk.train import DEFAULTS, run_train_euk
 
     _paired(kw["genomes"], kw["annotations"])
     extra = _settings(settings)
     clash = sorted(set(extra) & (set(kw) | {"seed"}))
     if clash:
         raise InputError(f"--set {clash[0]}: use the command's own option for it")
+    _check_settings(extra, DEFAULTS)
+    _check_output_dir(kw)
     run_train_euk(**kw, **extra)
 
 
@@ -235,6 +358,7 @@ def eval_prok(seed: int, **kw) -> None:
     """Compare predicted CDS with reference CDS (3' ends, starts, verified starts)."""
     from genannot.eval.report import run_eval_prok
 
+    check_not_inputs({"-o": kw["output"]}, [kw["pred"], kw["ref"], kw["verified"]])
     run_eval_prok(**kw)
 
 
@@ -250,6 +374,7 @@ def eval_euk(seed: int, **kw) -> None:
     """Compare predicted gene models with reference ones (exon, CDS, intron, transcript, gene, base)."""
     from genannot.eval.report import run_eval_euk
 
+    check_not_inputs({"-o": kw["output"]}, [kw["pred"], kw["ref"]])
     run_eval_euk(**kw)
 
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from genannot.errors import InputError
-from genannot.io.atomic import atomic_output, atomic_outputs, check_writable
+from genannot.errors import InputError, ResourceError
+from genannot.io.atomic import atomic_output, atomic_outputs, check_not_inputs, check_writable
 
 
 def test_success_renames(tmp_path):
@@ -152,3 +152,34 @@ def test_bad_mode():
     with pytest.raises(ValueError):
         with atomic_output("-", "a"):
             pass
+
+
+def test_check_not_inputs(tmp_path):
+    src = tmp_path / "in.fa"
+    src.write_text(">a\nACGT\n")
+    (tmp_path / "link.fa").symlink_to(src)
+    check_not_inputs({"-o": "-", "--proteins": None, "--genes": tmp_path / "new.faa"}, [src, "-", None])
+    check_not_inputs({"-o": "/dev/null"}, ["/dev/null"])  # devices are written directly, never replaced
+    for out, inp in [(src, src), (str(tmp_path / "link.fa"), src), (src, tmp_path / "link.fa")]:
+        with pytest.raises(InputError, match="would overwrite the input"):
+            check_not_inputs({"-o": out}, ["-", inp])
+    assert src.read_text() == ">a\nACGT\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("size", [10, 1 << 20])  # flushed at commit, or already inside the block
+def test_full_disk_is_one_line_error(size):
+    for mode, data in (("w", "x" * size), ("wb", b"x" * size)):
+        with pytest.raises(ResourceError, match="^cannot write /dev/full: No space left on device$"):
+            with atomic_output("/dev/full", mode) as fh:
+                fh.write(data)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_full_stdout_is_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.FileIO("/dev/full", "w")))  # unbuffered below the text layer
+    with pytest.raises(ResourceError, match="^cannot write standard output: No space left on device$"):
+        with atomic_outputs({"gff3": "-", "proteins": tmp_path / "p.faa"}) as out:
+            out["gff3"].write("g\n")
+            out["proteins"].write(">p\nM\n")
+    assert os.listdir(tmp_path) == ["p.faa"]  # files are committed before stdout is copied out

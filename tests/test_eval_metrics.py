@@ -226,29 +226,35 @@ def test_cli_eval(tmp_path, capsys):
     assert main(["eval", "prok", str(tmp_path / "nope.gff3"), str(pred)]) == 2
 
 
-def test_eval_says_when_prediction_and_reference_share_no_sequence(tmp_path, caplog):
-    """Zeros alone would not tell a wrong reference file from a bad prediction; a version suffix (NC_1 / NC_1.2)
-    is the same sequence."""
-    import logging
+def test_eval_refuses_prediction_and_reference_that_share_no_sequence(tmp_path):
+    """Zeros alone would not tell a wrong reference file from a bad prediction: an error naming IDs of both
+    sides; a version suffix (NC_1 / NC_1.2) is the same sequence."""
+    pred = _gff(tmp_path / "p.gff3", [g for gs in PRED.values() for g in gs])
+    other = _gff(tmp_path / "o.gff3", [cds_gene("chrX", "+", [(10, 309)], "X1")])
+    run_eval_prok(str(pred), str(pred), output=str(tmp_path / "a.txt"))
+    run_eval_euk(str(pred), str(pred), output=str(tmp_path / "b.txt"))
+    for run in (run_eval_prok, run_eval_euk):
+        with pytest.raises(InputError, match="no sequence ID in common") as info:
+            run(str(pred), str(other), output=str(tmp_path / "c.txt"))
+        assert "p.gff3 has c," in str(info.value) and "o.gff3 has chrX" in str(info.value)
+    assert not (tmp_path / "c.txt").exists()
+    versioned = _gff(tmp_path / "v.gff3", [cds_gene("c.2", "+", [(100, 399)], "V1")])
+    run_eval_prok(str(pred), str(versioned), output=str(tmp_path / "e.txt"))
+
+
+def test_cli_eval_disjoint_and_unknown_biotype_exit_2(tmp_path, capsys):
+    from genannot.cli import main
 
     pred = _gff(tmp_path / "p.gff3", [g for gs in PRED.values() for g in gs])
     other = _gff(tmp_path / "o.gff3", [cds_gene("chrX", "+", [(10, 309)], "X1")])
-    with caplog.at_level(logging.WARNING):
-        run_eval_prok(str(pred), str(pred), output=str(tmp_path / "a.txt"))
-        run_eval_euk(str(pred), str(pred), output=str(tmp_path / "b.txt"))
-    assert "no sequence ID in common" not in caplog.text
-    with caplog.at_level(logging.WARNING):
-        assert run_eval_prok(str(pred), str(other), output=str(tmp_path / "c.txt"))["sens_3"] == 0
-    assert "no sequence ID in common" in caplog.text and "p.gff3 has c," in caplog.text and "o.gff3 has chrX;" in caplog.text
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        run_eval_euk(str(pred), str(other), output=str(tmp_path / "d.txt"))
-    assert "no sequence ID in common" in caplog.text
-    versioned = _gff(tmp_path / "v.gff3", [cds_gene("c.2", "+", [(100, 399)], "V1")])
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        run_eval_prok(str(pred), str(versioned), output=str(tmp_path / "e.txt"))
-    assert "no sequence ID in common" not in caplog.text
+    for argv in (["eval", "prok", str(pred), str(other)], ["eval", "euk", str(pred), str(other)],
+                 ["eval", "euk", str(pred), str(pred), "--biotype", "mrna"],
+                 ["eval", "euk", str(pred), str(pred), "--biotype", "mRNA", "--biotype", "foo"]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and err.startswith("genannot: error:"), err
+    assert main(["eval", "euk", str(pred), str(pred), "--biotype", "mRNA", "--biotype", "lnc_RNA", "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["by_biotype"]) == {"mRNA", "lnc_RNA"}
 
 
 def test_parse_region():

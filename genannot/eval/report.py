@@ -6,16 +6,13 @@ Called by cli.py with its parsed options; raises GenannotError subclasses, never
 from __future__ import annotations
 
 import json
-import logging
 import re
 from typing import IO, Iterable
 
 from genannot.errors import InputError
-from genannot.eval.metrics import eval_euk, eval_prok, reconcile_seqids
+from genannot.eval.metrics import BIOTYPE_GROUPS, eval_euk, eval_prok, reconcile_seqids
 from genannot.io.annotation import read_annotation
 from genannot.io.atomic import atomic_output, check_writable
-
-log = logging.getLogger(__name__)
 
 _REGION = re.compile(r"^(?P<seqid>\S+?):(?P<start>[\d,_]+)-(?P<end>[\d,_]+)$")
 
@@ -39,16 +36,16 @@ def _read(path: str, what: str):
     return ann
 
 
-def _warn_disjoint(pred, ref, pred_path: str, ref_path: str) -> None:
-    """Every figure is 0 when no predicted sequence is in the reference (a wrong file, or other sequence IDs):
-    say so rather than print zeros alone."""
+def _check_overlap(pred, ref, pred_path: str, ref_path: str) -> None:
+    """Every figure would be 0 when no predicted sequence is in the reference (a wrong file, or other
+    sequence IDs): an error, not a score. An empty prediction is still scored (a valid, bad one)."""
     have = [k for k, genes in pred.items() if genes]
     if have and not set(have) & set(reconcile_seqids(have, ref)):
         def some(ids) -> str:
             ids = sorted(ids)
             return ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
-        log.warning("no sequence ID in common: %s has %s, %s has %s; every figure is 0", pred_path, some(have),
-                    ref_path, some(k for k, genes in ref.items() if genes))
+        raise InputError(f"no sequence ID in common: {pred_path} has {some(have)}, "
+                         f"{ref_path} has {some(k for k, genes in ref.items() if genes)}")
 
 
 def run_eval_prok(pred: str, ref: str, verified: str | None = None, as_json: bool = False, output: str = "-",
@@ -58,7 +55,7 @@ def run_eval_prok(pred: str, ref: str, verified: str | None = None, as_json: boo
     p = read_annotation(pred)  # an empty prediction is a valid (bad) one
     r = _read(ref, "reference")
     v = read_annotation(verified) if verified else None
-    _warn_disjoint(p, r, pred, ref)
+    _check_overlap(p, r, pred, ref)
     result = eval_prok(p, r, v)
     with atomic_output(output) as fh:
         if as_json:
@@ -73,12 +70,15 @@ def run_eval_euk(pred: str, ref: str, biotypes: Iterable[str] | None = None, reg
                  as_json: bool = False, output: str = "-", **_ignored) -> dict:
     """Score predicted gene models against reference ones; write the report."""
     check_writable(output)
+    unknown = sorted(set(biotypes or ()) - set(BIOTYPE_GROUPS))
+    if unknown:
+        raise InputError(f"--biotype {unknown[0]!r}: expected {' or '.join(BIOTYPE_GROUPS)}")
     reg = parse_region(region) if region else None
     p = read_annotation(pred)
     r = _read(ref, "reference")
     if reg is not None and reg[0] not in r and reg[0] not in p:
         raise InputError(f"--region: sequence {reg[0]!r} is in neither annotation")
-    _warn_disjoint(p, r, pred, ref)
+    _check_overlap(p, r, pred, ref)
     result = eval_euk(p, r, biotypes=list(biotypes) if biotypes else None, region=reg)
     with atomic_output(output) as fh:
         if as_json:

@@ -5,7 +5,7 @@ target only when the `with` block succeeds; on any exception (KeyboardInterrupt 
 temporary file is removed and the target is left untouched. Standard output ('-' or None) is
 buffered in an anonymous temporary file and copied to stdout on success only, so a failed run
 prints nothing. Targets that are not regular files (/dev/null, a named pipe) cannot be renamed
-over; they are written directly.
+over; they are written directly. A failed write (a full disk) raises ResourceError naming the output.
 
     with atomic_output("genes.gff3") as fh:
         fh.write(...)
@@ -23,11 +23,11 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Iterator, Mapping
+from typing import IO, Any, Iterable, Iterator, Mapping
 
-from genannot.errors import InputError
+from genannot.errors import InputError, ResourceError
 
-__all__ = ["atomic_output", "atomic_outputs", "check_writable", "is_stdout"]
+__all__ = ["atomic_output", "atomic_outputs", "check_not_inputs", "check_writable", "is_stdout"]
 
 
 def is_stdout(path: str | os.PathLike | None) -> bool:
@@ -60,6 +60,40 @@ def check_writable(path: str | os.PathLike | None, what: str = "output") -> None
         raise InputError(f"cannot write {what} '{p}': directory '{parent}' is not writable")
 
 
+def check_not_inputs(outputs: Mapping[str, str | os.PathLike | None], inputs: Iterable[str | os.PathLike | None]) -> None:
+    """Raise InputError if an output (option name -> path) is one of the inputs: the input would be
+    replaced by the output (or a model directory written into it). Only existing regular files and
+    directories can be the same; stdout, stdin and devices are skipped."""
+    ins = [os.fspath(i) for i in inputs if i and not is_stdout(i) and os.path.exists(i)]
+    for option, out in outputs.items():
+        if not out or is_stdout(out) or not (os.path.isfile(out) or os.path.isdir(out)):
+            continue
+        for i in ins:
+            if os.path.samefile(i, out):
+                raise InputError(f"{option} '{os.fspath(out)}' would overwrite the input '{i}'")
+
+
+def _write_error(name: str, e: OSError) -> ResourceError:
+    return ResourceError(f"cannot write {name}: {e.strerror or e}")
+
+
+class _Sink(io.FileIO):
+    """The file under an output's buffers: a failed write (a full disk) becomes one line naming the
+    output, wherever the buffer is flushed (in the caller's block or at commit)."""
+
+    def __init__(self, file: int | str | os.PathLike, mode: str, name: str):
+        super().__init__(file, mode)
+        self.output_name = name
+
+    def write(self, b) -> int:  # type: ignore[override]
+        try:
+            return super().write(b)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise _write_error(self.output_name, e) from None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -74,14 +108,17 @@ class _Pending:
             raise ValueError(f"atomic output mode must be 'w' or 'wb', not {mode!r}")
         self.binary = mode == "wb"
         self.path = None if is_stdout(path) else Path(path)  # type: ignore[arg-type]
+        self.name = "standard output" if self.path is None else str(self.path)
         self.tmp: str | None = None
         if self.path is None:
-            raw: IO[bytes] = tempfile.TemporaryFile(mode="w+b")  # anonymous: nothing to clean up
+            fd, name = tempfile.mkstemp()
+            os.unlink(name)  # anonymous: nothing to clean up
+            raw: IO[bytes] = io.BufferedRandom(_Sink(fd, "r+", self.name))
         else:
             check_writable(self.path)
             if self.path.exists() and not self.path.is_file():  # /dev/null, a pipe: written directly
                 try:
-                    raw = open(self.path, "wb")
+                    raw = io.BufferedWriter(_Sink(self.path, "w", self.name))
                 except OSError as e:
                     raise InputError(f"cannot write output '{self.path}': {e.strerror or e}") from None
             else:
@@ -90,7 +127,7 @@ class _Pending:
                 except OSError as e:
                     raise InputError(f"cannot write output '{self.path}': {e.strerror or e}") from None
                 os.fchmod(fd, 0o666 & ~_umask())
-                raw = os.fdopen(fd, "w+b")
+                raw = io.BufferedRandom(_Sink(fd, "r+", self.name))
         self.raw = raw
         self.handle: IO[Any] = raw if self.binary else io.TextIOWrapper(raw, encoding=encoding, newline=newline)
 
@@ -101,23 +138,34 @@ class _Pending:
             self.raw.seek(0)
             out = sys.stdout
             target = getattr(out, "buffer", None)
-            if target is not None:
+            try:
+                if target is not None:
+                    out.flush()
+                    shutil.copyfileobj(self.raw, target, 1 << 20)
+                    target.flush()
+                else:  # a text-only stand-in for stdout (some test harnesses)
+                    text = io.TextIOWrapper(self.raw, encoding="utf-8", newline="")
+                    shutil.copyfileobj(text, out, 1 << 20)
+                    text.detach()
                 out.flush()
-                shutil.copyfileobj(self.raw, target, 1 << 20)
-                target.flush()
-            else:  # a text-only stand-in for stdout (some test harnesses)
-                text = io.TextIOWrapper(self.raw, encoding="utf-8", newline="")
-                shutil.copyfileobj(text, out, 1 << 20)
-                text.detach()
-            out.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as e:
+                raise _write_error(self.name, e) from None
             self._close()
         elif self.tmp is not None:
-            os.fsync(self.raw.fileno())
+            try:
+                os.fsync(self.raw.fileno())
+            except OSError as e:
+                raise _write_error(self.name, e) from None
             self._close()
 
     def commit(self) -> None:
         if self.tmp is not None and self.path is not None:
-            os.replace(self.tmp, self.path)
+            try:
+                os.replace(self.tmp, self.path)
+            except OSError as e:
+                raise _write_error(self.name, e) from None
             self.tmp = None
         self._close()
 

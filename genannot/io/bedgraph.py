@@ -49,7 +49,7 @@ class BedGraphTracks:
         start += skip
         q = np.rint(np.asarray(probs[skip:], dtype=np.float32) * self._levels).astype(np.int16)
         for name, ci, si in TRACKS:
-            self._out[name].write(_runs(seqid, start, q[:, si, ci], self._levels))
+            self._out[name].write(_runs(seqid, start, q[:, si, ci], self._levels).encode("utf-8"))
         self._written = start + len(q)
 
     def close(self) -> None:
@@ -59,7 +59,8 @@ class BedGraphTracks:
 
 
 def _runs(seqid: str, start: int, q: np.ndarray, levels: int) -> str:
-    """bedGraph lines for the non-zero runs of the quantised values `q`."""
+    """bedGraph lines for the non-zero runs of the quantised values `q` (encoded as UTF-8 by the caller:
+    BgzfWriter would encode text as Latin-1, which fails on other sequence IDs)."""
     edges = np.flatnonzero(np.diff(q)) + 1
     lo = np.concatenate([[0], edges])
     hi = np.concatenate([edges, [len(q)]])

@@ -6,7 +6,8 @@ the network except `pull_model`, which the user runs explicitly (`genannot model
 
 Resolution (`resolve_model(model, kind)`):
   1. `model` is an existing directory -> used as is; its digest is computed, nothing is checked
-     against the registry (status 'unverified: not in the registry').
+     against the registry (status 'unverified: not in the registry'); a kind its config.json
+     declares must match.
   2. `model` is a registry name -> that entry (its kind must match).
   3. `model` is None -> the entry marked `default = true` for the kind.
 The entry's directory is located (package weights, a local directory, or the local Hugging Face
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import re
@@ -507,6 +509,23 @@ def _check(spec: ModelSpec, path: Path) -> tuple[str, str]:
 # ---------------------------------------------------------------- resolution
 
 
+def declared_kind(directory: str | os.PathLike) -> str | None:
+    """The kind a model directory's config.json declares: `kind` (euk-seg models) or the `genannot`
+    entry's task (prok classifiers: cds / tis). None without either (a published checkpoint such as
+    GeneLM's, or no readable config.json: the loader reports that), so such directories still load."""
+    try:
+        cfg = json.loads((Path(directory) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(cfg, dict):
+        return None
+    if cfg.get("kind") in KINDS:
+        return cfg["kind"]
+    meta = cfg.get("genannot")
+    task = meta.get("task") if isinstance(meta, dict) else None
+    return f"prok-{task}" if f"prok-{task}" in KINDS else None
+
+
 def _looks_like_path(model: str) -> bool:
     return "/" in model or os.sep in model or model.startswith((".", "~")) or model.endswith((".safetensors", ".pt", ".json"))
 
@@ -523,6 +542,9 @@ def resolve_model(
             digests = directory_digests(p)
             if not digests:
                 raise ModelError(f"model directory {p} holds no files")
+            declared = declared_kind(p)
+            if declared not in (None, kind):
+                raise ModelError(f"model {text} is a {declared} model, but a {kind} model is needed here")
             return ResolvedModel(
                 name=text, kind=kind, path=p.resolve(), sha256=combined_digest(digests),
                 status="unverified: not in the registry",
