@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
 from genannot.errors import InputError
-from genannot.prok.orfs import EDGE, StopGroup, codon_sets, find_stop_groups, orf_sequence, translate
+from genannot.prok.orfs import EDGE, MIN_N_RUN, StopGroup, codon_sets, find_stop_groups, orf_sequence, translate
 
 COMP = str.maketrans("ACGTN", "TGCAN")
 
@@ -144,6 +145,62 @@ def test_lowercase_and_n():
     seq = "taa" + ("atg" + "gca" * 30 + "taa") + "NNNNN"
     (g,) = [g for g in find_stop_groups(seq, closed=True) if g.strand == "+" and g.start_codons == ("ATG",)]
     assert g.starts == (3,)
+
+
+def shifted(groups, off):
+    return [replace(g, stop=g.stop + off, starts=tuple(q + off for q in g.starts)) for g in groups]
+
+
+def test_n_run_is_a_contig_edge():
+    """An ORF that reaches a run of MIN_N_RUN N is cut there as at a contig end, on both strands."""
+    left = "TAA" + "ATG" + "GCA" * 30  # the ATG's ORF reaches the gap: 3'-partial at the last codon before it
+    right = "GCA" * 30 + "TAA" + "CC"  # frame 0 after the gap: EDGE start on its first codon, up to the TAA
+    a, b = len(left), len(left) + 60
+    seq = left + "N" * 60 + right
+    n = len(seq)
+    groups = find_stop_groups(seq, min_length=60, min_edge_length=60)
+    assert StopGroup("+", a - 1, (3,), ("ATG",), True) in groups
+    assert StopGroup("+", b + 92, (b,), (EDGE,), False) in groups
+    # the same ORFs on '-' of the reverse complement
+    minus = find_stop_groups(rc(seq), min_length=60, min_edge_length=60)
+    assert StopGroup("-", n - a, (n - 4,), ("ATG",), True) in minus
+    assert StopGroup("-", n - 1 - b - 92, (n - 1 - b,), (EDGE,), False) in minus
+    for x, gs in ((seq, groups), (rc(seq), minus)):
+        assert all("N" not in x[slice(*g.bounds(s))] for g in gs for s in g.starts)
+    # the partial rules of contig ends: min_edge_length and --closed
+    for kw in (dict(min_edge_length=100), dict(closed=True)):
+        assert not [g for g in find_stop_groups(seq, min_length=60, **kw) if g.partial3 or EDGE in g.start_codons]
+
+
+def test_shorter_n_run_is_read_through():
+    left = "TAA" + "ATG" + "GCA" * 30
+    seq = left + "N" * (MIN_N_RUN - 1) + "GCA" * 30 + "TAA" + "CC"
+    groups = find_stop_groups(seq, min_length=60, min_edge_length=60)
+    assert groups == brute_force(seq, min_length=60, min_edge_length=60)
+    assert [g for g in groups if 3 in g.starts and g.stop > len(left) + MIN_N_RUN]
+
+
+def test_all_n_has_no_orfs():
+    for seq in ("N" * 20000, "n" * 500, "N" * MIN_N_RUN, "N" * 60 + "ACGTA" + "n" * 60):
+        assert find_stop_groups(seq, min_length=30, min_edge_length=30) == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("closed", [False, True])
+def test_gapped_sequence_is_its_pieces(seed, closed):
+    """Between runs of at least MIN_N_RUN N the ORFs are those of each piece as a contig of its own."""
+    rng = random.Random(seed)
+    pieces = ["".join(rng.choices("ACGT", weights=(3, 1, 1, 3), k=rng.randint(150, 900))) for _ in range(4)]
+    pieces[0] = pieces[0][: rng.choice([0, 150])]  # a record may open with a gap
+    pieces[2] = pieces[2][:70] + "N" * (MIN_N_RUN - 1) + pieces[2][70:]  # one N short of a gap: read through
+    gaps = [rng.choice("Nn") * (MIN_N_RUN + rng.randint(0, 30)) for _ in pieces[1:]]
+    seq = pieces[0] + "".join(g + p for g, p in zip(gaps, pieces[1:]))
+    kw = dict(min_length=rng.choice([30, 60, 90]), min_edge_length=rng.choice([30, 60]), closed=closed)
+    expected, off = [], 0
+    for p, g in zip(pieces, gaps + [""]):
+        expected += shifted(brute_force(p, **kw), off)
+        off += len(p) + len(g)
+    assert find_stop_groups(seq, **kw) == sorted(expected, key=lambda g: (g.left, g.strand, g.stop))
 
 
 def test_unknown_table():

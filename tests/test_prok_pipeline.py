@@ -111,6 +111,29 @@ def test_multi_record_genome_learns_from_all_records():
     assert len(ids) == len(set(ids))
 
 
+def test_assembly_gaps_are_contig_edges():
+    """Runs of N are gaps in a scaffold: the gene cut by one comes out as two partial genes, no gene crosses a gap,
+    and every other gene is called as without the gaps; a record of N alone has no genes."""
+    seq, planted = synthetic_genome(seed=5, n_genes=120)
+    cut = planted[60]
+    a = (cut[1] + cut[2]) // 2  # 100 N after this base, inside the gene
+    b = (planted[90][2] + planted[91][1]) // 2  # 3000 N after this one, between two genes
+    gapped = seq[:a] + "N" * 100 + seq[a:b] + "N" * 3000 + seq[b:]
+    recs = [FastaRecord("scaf", "", gapped), FastaRecord("allN", "", "N" * 20000), FastaRecord("n500", "", "n" * 500)]
+    (_, got), (_, all_n), (_, n500) = annotate(recs, ProkOptions())
+    ((_, ref),) = annotate([FastaRecord("scaf", "", seq)], ProkOptions())
+    assert all_n == [] and n500 == []
+    gaps = [(a + 1, a + 100), (b + 101, b + 3100)]
+    assert not [g for g in got for lo, hi in gaps if g.start <= hi and g.end >= lo]
+    left = [g for g in got if a - 2 <= g.end <= a]
+    right = [g for g in got if a + 101 <= g.start <= a + 103]
+    assert [(g.strand, g.start, g.partial) for g in left] == [(cut[0], cut[1], "01")]
+    assert [(g.strand, g.end, g.partial) for g in right] == [(cut[0], cut[2] + 100, "10")]
+    back = lambda x: x - 100 * (x > a) - 3000 * (x > b + 100)  # noqa: E731
+    assert {(g.strand, back(g.start), back(g.end)) for g in got if g not in left + right} == \
+        {(g.strand, g.start, g.end) for g in ref if g.end < a or g.start > a}
+
+
 # ---------------------------------------------------------------- CLI
 
 
@@ -154,6 +177,7 @@ def test_cli_gff3_csv_and_fasta_outputs(tmp_path, tiny_models, gff3_validate):
     text = gff.read_text()
     assert text.startswith("##gff-version 3")
     assert "##sequence-region short 1 10" in text and "##sequence-region allN 1 500" in text
+    assert not [ln for ln in text.splitlines() if ln.startswith("allN\t")]
     assert "#model" in text and "#command genannot prok" in text
     cds = [ln.split("\t") for ln in text.splitlines() if not ln.startswith("#") and "\tCDS\t" in ln]
     assert cds and all(f[7] == "0" for f in cds)

@@ -6,6 +6,12 @@ run off the 3' end of the contig); the nested in-frame starts of each group and 
 come from a vectorised codon scan of the same uppercase sequence. Coordinates are 0-based on the forward
 strand; see `StopGroup`.
 
+A run of at least MIN_N_RUN N (an assembly gap) is a contig edge: no ORF holds any of its bases, and the
+sequence between two such runs (or a run and a contig end) is searched as a contig of its own, so an ORF cut
+by a gap is partial (EDGE start at the first complete codon after the run, 3'-partial at the last complete
+codon before it) under the same `min_edge_length` and `closed` rules. Shorter runs and single N are read as
+any other base (codons holding them are neither starts nor stops).
+
 A candidate's length counts the stop codon (Prodigal's convention): a complete ORF is kept when it is at
 least `min_length` nt long, a partial one (EDGE start and/or 3'-partial group) when at least
 `min_edge_length`. A group without any qualifying start is dropped.
@@ -14,7 +20,8 @@ least `min_length` nt long, a partial one (EDGE start and/or 3'-partial group) w
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,6 +32,9 @@ log = logging.getLogger(__name__)
 
 EDGE = "EDGE"
 _BASE_START_CODONS = ("ATG", "GTG", "TTG")
+MIN_N_RUN = 50  # N in a row that make an assembly gap, a contig edge for ORFs (module doc); Prodigal's `-m`
+# masks runs of this length (MASK_SIZE in its source), though it only keeps genes from crossing them
+_N_RUN = re.compile(f"[Nn]{{{MIN_N_RUN},}}")
 
 
 @dataclass(frozen=True)
@@ -34,10 +44,11 @@ class StopGroup:
     strand: str  # '+' or '-'
     stop: int  # 0-based forward coordinate of the stop codon's outermost base ('+': right end - 1; '-': left end);
     #            for a 3'-partial group the outermost base of the last complete in-frame codon at the contig edge
+    #            (or before a run of N)
     starts: tuple[int, ...]  # 0-based forward coordinate of each start codon's first base in transcription direction
     #                          ('+': leftmost base; '-': rightmost base), longest ORF first; EDGE = first complete codon
     start_codons: tuple[str, ...]  # 'ATG', 'GTG', 'TTG', 'CTG', or 'EDGE' for a 5'-partial candidate
-    partial3: bool  # the ORF runs off the contig (no stop codon)
+    partial3: bool  # the ORF runs off the contig or into a run of N (no stop codon)
 
     @property
     def left(self) -> int:
@@ -131,6 +142,11 @@ def _mask(codes: np.ndarray, codons) -> np.ndarray:
 # ---------------------------------------------------------------- the finder
 
 
+def n_runs(seq: str) -> list[tuple[int, int]]:
+    """[begin, end) of every run of at least MIN_N_RUN N: the assembly gaps, where ORFs end as at contig ends."""
+    return [m.span() for m in _N_RUN.finditer(seq)]
+
+
 def find_stop_groups(
     seq: str,
     table: int = 11,
@@ -139,14 +155,31 @@ def find_stop_groups(
     allow_ctg: bool = False,
     closed: bool = False,
 ) -> list[StopGroup]:
-    """Every stop group of `seq` on both strands, sorted by (left end of the longest ORF, strand, stop)."""
+    """Every stop group of `seq` on both strands, sorted by (left end of the longest ORF, strand, stop); the
+    pieces between runs of N are searched as contigs of their own (module doc)."""
+    seq = seq.upper()
+    if len(seq) < 6:
+        return []
+    starts, stops = codon_sets(table, allow_ctg)
+    groups: list[StopGroup] = []
+    begin = 0
+    for gap_begin, gap_end in n_runs(seq) + [(len(seq), len(seq))]:
+        for g in _contig_groups(seq[begin:gap_begin], starts, stops, min_length, min_edge_length, closed):
+            groups.append(g if begin == 0 else replace(g, stop=g.stop + begin, starts=tuple(q + begin for q in g.starts)))
+        begin = gap_end
+    groups.sort(key=lambda g: (g.left, g.strand, g.stop))
+    log.debug("%d stop groups on %d nt", len(groups), len(seq))
+    return groups
+
+
+def _contig_groups(seq: str, starts: tuple[str, ...], stops: tuple[str, ...], min_length: int, min_edge_length: int,
+                   closed: bool) -> list[StopGroup]:
+    """The stop groups of one uppercase contig without gaps, unsorted."""
     import orfipy_core
 
-    seq = seq.upper()
     n = len(seq)
     if n < 6:
         return []
-    starts, stops = codon_sets(table, allow_ctg)
     min_any = max(3, min(min_length, min_edge_length) - 3)
     codes_f = codon_codes(seq)
     rc = reverse_complement(seq)
@@ -221,8 +254,6 @@ def find_stop_groups(
                 groups.append(StopGroup("+", last, tuple(out_s), tuple(out_c), bool(p3s[k])))
             else:
                 groups.append(StopGroup("-", n - 1 - last, tuple(n - 1 - q for q in out_s), tuple(out_c), bool(p3s[k])))
-    groups.sort(key=lambda g: (g.left, g.strand, g.stop))
-    log.debug("%d stop groups on %d nt", len(groups), n)
     return groups
 
 

@@ -5,10 +5,11 @@ the CLI calls: preflight (outputs writable, translation table known, models reso
 compute, then annotation, then every requested output committed together (nothing written on error).
 
 Statistics are learned from all records of the input together (Prodigal does the same), so a draft assembly
-of many contigs is annotated with one genome-wide model. Inputs shorter than `MIN_TRAIN` nt in total are too
-small to learn from: they are annotated in anonymous mode, with the packaged preset statistics of whole genomes
-near the input's GC (prok/presets.py; Prodigal's metagenomic mode) plus the learned classifiers, or with
-the classifiers alone where no preset fits (without classifiers, a development path, they are self-trained).
+of many contigs is annotated with one genome-wide model. Inputs shorter than `MIN_TRAIN` nt in total (assembly
+gaps, the runs of N that hold no ORF, not counted) are too small to learn from: they are annotated in anonymous
+mode, with the packaged preset statistics of whole genomes near the input's GC (prok/presets.py; Prodigal's
+metagenomic mode) plus the learned classifiers, or with the classifiers alone where no preset fits (without
+classifiers, a development path, they are self-trained).
 MIN_TRAIN was set where presets and self-training tie on slices of B. subtilis and C. crescentus scored with the
 fold-B classifiers and presets built without them (bench/prok_short.py, 10 slices each): summed 3' sensitivity +
 specificity, presets against self-training, 1.912 / 1.903 at 75 kb, 1.918 / 1.920 at 100 kb, 1.926 / 1.933 at
@@ -35,7 +36,7 @@ from genannot.prok.genes import (
     find_genes,
     prepare_record,
 )
-from genannot.prok.orfs import codon_sets, orf_sequence
+from genannot.prok.orfs import codon_sets, n_runs, orf_sequence
 from genannot.prok.signals import START_TYPES
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,11 @@ class ProkResult:
 # ---------------------------------------------------------------- genetic code
 
 
+def sequence_bases(seq: str) -> int:
+    """Bases outside assembly gaps (orfs.n_runs): where genes can lie and statistics be learned."""
+    return len(seq) - sum(b - a for a, b in n_runs(seq))
+
+
 def infer_table(records: Iterable, options: ProkOptions | None = None) -> tuple[int, dict[int, float]]:
     """The genetic code for `-g auto`: 4 (UGA = Trp: Mycoplasma, Spiroplasma, ...) or 11; and the coding density
     (share of the sample inside called genes) under each. The statistics alone are self-trained and run on the
@@ -85,19 +91,20 @@ def infer_table(records: Iterable, options: ProkOptions | None = None) -> tuple[
     input under MIN_TRAIN nt in all keeps code 11 (densities NaN): on 3-15 kb slices of code-11 genomes the rule
     picked code 4 for 1 to 3 slices in 8."""
     base = replace(options or ProkOptions(), models=None)
-    sample, n = [], 0
+    sample, n, bases = [], 0, 0
     for r in records:
         if n >= TABLE_SAMPLE:
             break
         sample.append(FastaRecord(r.id, "", r.seq[: TABLE_SAMPLE - n]))
         n += len(sample[-1].seq)
-    if n < MIN_TRAIN:
+        bases += sequence_bases(sample[-1].seq)
+    if bases < MIN_TRAIN:
         return 11, {11: math.nan, 4: math.nan}
     density = {}
     for table in (11, 4):
         res = annotate_full(sample, replace(base, table=table))
         covered = sum(b - a + 1 for genes in res.genes for g in genes for a, b in g.transcripts[0].cds)
-        density[table] = covered / max(1, n)
+        density[table] = covered / max(1, bases)  # assembly gaps hold no genes
     four = density[4] - density[11] > TABLE_MARGIN and density[4] >= TABLE_MIN_DENSITY
     return (4 if four else 11), density
 
@@ -182,7 +189,7 @@ def annotate_full(records: Iterable, options: ProkOptions | None = None) -> Prok
     opts = options or ProkOptions()
     codon_sets(opts.table, opts.allow_ctg)  # unknown table -> InputError before any work
     records = list(records)
-    total_len = sum(len(r.seq) for r in records)
+    total_len = sum(sequence_bases(r.seq) for r in records)
     recs: list[RecordSeq] = []
     index: list[int | None] = []
     for r in records:
