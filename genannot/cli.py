@@ -267,58 +267,6 @@ def _settings(pairs: Sequence[str]) -> dict:
     return out
 
 
-# `--set` values are checked by the type of the setting's default (DEFAULTS in genannot.euk.train) and
-# these ranges: a wrong type or range would fail deep in training (TypeError, ZeroDivisionError, negative sizes)
-_ZERO_OK = {"segment_tokens", "num_mem_tokens", "warmup_steps", "mlm_steps"}
-_FRACTIONS = {"dropout", "attention_dropout", "head_dropout", "rc_prob", "intergenic_keep", "max_n_fraction", "mlm_prob"}
-_CHOICES = {"n_outputs": (5, 10), "softmask": (True, False, "auto")}
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _setting_rule(key: str, default) -> tuple[Callable[[object], bool], str]:
-    """(test, what it expects) for one training setting."""
-    if key in _CHOICES:
-        return (lambda v: v in _CHOICES[key]), " or ".join(json.dumps(c) for c in _CHOICES[key])
-    if key == "init_model":
-        return (lambda v: v is None or (isinstance(v, str) and v != "")), "a model directory or null"
-    if key == "time_limit_s":
-        return (lambda v: v is None or (_is_number(v) and v > 0)), "a number of seconds > 0 or null"
-    if default is None:  # batch_bp, max_steps_per_epoch, val_max_windows
-        return (lambda v: v is None or (_is_int(v) and v >= 1)), "an integer >= 1 or null"
-    if isinstance(default, bool):
-        return (lambda v: isinstance(v, bool)), "true or false"
-    if isinstance(default, int):
-        low = 0 if key in _ZERO_OK else 1
-        return (lambda v: _is_int(v) and v >= low), f"an integer >= {low}"
-    if key in _FRACTIONS:
-        return (lambda v: _is_number(v) and 0 <= v <= 1), "a number from 0 to 1"
-    if key == "lr":
-        return (lambda v: _is_number(v) and v > 0), "a number > 0"
-    if isinstance(default, float):
-        return (lambda v: _is_number(v) and v >= 0), "a number >= 0"
-    return (lambda v: isinstance(v, list) and bool(v) and all(_is_int(x) and x >= 1 for x in v)), \
-        "a non-empty list of integers >= 1, e.g. [2048,4096]"
-
-
-def _check_settings(extra: dict, defaults: dict) -> None:
-    """Refuse `--set` values of the wrong type or range before any work; unknown keys are the trainer's to refuse."""
-    for key, value in extra.items():
-        if key in defaults:
-            test, want = _setting_rule(key, defaults[key])
-            if not test(value):
-                raise InputError(f"--set {key}={json.dumps(value)}: expected {want}")
-    merged = {**defaults, **extra}
-    if merged["hidden_size"] % merged["num_attention_heads"]:
-        raise InputError(f"--set: hidden_size {merged['hidden_size']} is not a multiple of num_attention_heads {merged['num_attention_heads']}")
-
-
 @train.command("euk")
 @_train_options
 @click.option("--holdout", default=None, help="Region kept out for validation, SEQID:START-END.")
@@ -327,14 +275,14 @@ def _check_settings(extra: dict, defaults: dict) -> None:
 @common
 def train_euk(settings, **kw) -> None:
     """Train the nucleotide segmentation model."""
-    from genannot.euk.train import DEFAULTS, run_train_euk
+    from genannot.euk.train import check_settings, run_train_euk
 
     _paired(kw["genomes"], kw["annotations"])
     extra = _settings(settings)
     clash = sorted(set(extra) & (set(kw) | {"seed"}))
     if clash:
         raise InputError(f"--set {clash[0]}: use the command's own option for it")
-    _check_settings(extra, DEFAULTS)
+    check_settings(extra)
     _check_output_dir(kw)
     run_train_euk(**kw, **extra)
 

@@ -154,9 +154,8 @@ def test_train_euk_settings_are_checked_first(files, capsys, setting):
 
 
 def test_train_euk_settings_of_the_right_type_pass_the_check():
-    from genannot.cli import _check_settings
-    from genannot.euk.train import DEFAULTS
+    from genannot.euk.train import DEFAULTS, check_settings
 
-    _check_settings({"hidden_size": 128, "lr": 1, "window_schedule": [2048, 4096], "softmask": "auto", "signals": True,
+    check_settings({"hidden_size": 128, "lr": 1, "window_schedule": [2048, 4096], "softmask": "auto", "signals": True,
                      "mlm_steps": 0, "batch_bp": None, "time_limit_s": 0.5, "init_model": "dir", "no_such": "x"}, DEFAULTS)
-    _check_settings(json.loads('{"n_outputs": 5, "dropout": 0, "intergenic_keep": 1}'), DEFAULTS)
+    check_settings(json.loads('{"n_outputs": 5, "dropout": 0, "intergenic_keep": 1}'), DEFAULTS)
