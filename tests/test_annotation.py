@@ -249,6 +249,9 @@ def test_prodigal_genes_and_tsv(tmp_path):
         ("##gff-version 3\nc\tt\tgene\t1\n", ":2:"),
         ("##gff-version 3\nc\tt\tCDS\t1\tx\t.\t+\t0\tID=a\n", ":2:"),
         ("##gff-version 3\nc\tt\tgene\t10\t5\t.\t+\t.\tID=a\n", ":2:"),
+        # start > end on a CDS: reversed, not origin-spanning, once the file declares GFF3
+        ("##gff-version 3\nc\tt\tCDS\t500\t100\t.\t+\t0\tID=a\n", ":2:"),
+        ("##gff-version 3\nc\tt\texon\t2799\t337\t.\t-\t.\tParent=t\n", ":2:"),
         ("##gff-version 3\n\nc\tt\tCDS\t1\t9\t.\tX\t0\tID=a\n", ":3:"),
     ],
 )
@@ -258,6 +261,27 @@ def test_malformed_lines_name_file_and_line(tmp_path, text, where):
     with pytest.raises(InputError) as e:
         read_annotation(p)
     assert "bad.gff3" in str(e.value) and where in str(e.value)
+
+
+def test_gff3_escapes_are_decoded(tmp_path):
+    """Column 1 and attribute values are %-decoded; Parent is split at its plain commas only."""
+    p = _write(tmp_path, "esc.gff3", """
+        ##gff-version 3
+        ##sequence-region chr%3B1 1 1000
+        chr%3B1|t|gene|100|400|.|+|.|ID=g%3B1;Name=a%3Bb%2Cc%3Dd
+        chr%3B1|t|mRNA|100|400|.|+|.|ID=t%2C1;Parent=g%3B1
+        chr%3B1|t|mRNA|100|400|.|+|.|ID=t2;Parent=g%3B1
+        chr%3B1|t|exon|100|400|.|+|.|Parent=t%2C1,t2
+        chr%3B1|t|CDS|100|399|.|+|0|Parent=t%2C1,t2
+    """)
+    ann = read_annotation(p)
+    assert list(ann) == ["chr;1"]
+    (g,) = ann["chr;1"]
+    assert (g.seqid, g.id, g.attributes["Name"]) == ("chr;1", "g;1", "a;b,c=d")
+    assert sorted((t.id, t.exons, t.cds) for t in g.transcripts) == [
+        ("t,1", [(100, 400)], [(100, 399)]),
+        ("t2", [(100, 400)], [(100, 399)]),
+    ]
 
 
 def test_unreadable_inputs(tmp_path):

@@ -257,6 +257,20 @@ def test_cli_eval_disjoint_and_unknown_biotype_exit_2(tmp_path, capsys):
     assert set(json.loads(capsys.readouterr().out)["by_biotype"]) == {"mRNA", "lnc_RNA"}
 
 
+def test_cli_eval_reversed_feature_exit_2(tmp_path, capsys):
+    """start > end in a GFF3 prediction or reference is one error line naming the file and line."""
+    from genannot.cli import main
+
+    good = _gff(tmp_path / "p.gff3", [g for gs in PRED.values() for g in gs])
+    bad = tmp_path / "rev.gff3"
+    bad.write_text("##gff-version 3\nc\tx\tCDS\t399\t100\t.\t+\t0\tID=a\n")
+    for kind in ("prok", "euk"):
+        for argv in (["eval", kind, str(bad), str(good)], ["eval", kind, str(good), str(bad)]):
+            assert main(argv) == 2, argv
+            err = capsys.readouterr().err
+            assert len(err.strip().splitlines()) == 1 and f"rev.gff3:2: invalid coordinates 399-100" in err, err
+
+
 def test_parse_region():
     assert parse_region("chr9:1-1,000,000") == ("chr9", 1, 1000000)
     assert parse_region("HLA:A:5-10") == ("HLA:A", 5, 10)

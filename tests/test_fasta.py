@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from genannot.errors import InputError
-from genannot.io.fasta import FastaRecord, read_fasta
+from genannot.io.fasta import FastaRecord, read_fasta, stream_fasta
 
 SMALL = b">seq1 first record\nACGTacgtNN\nRYKMacgt\n>seq2\nGGGG\nCCCC\n\n>seq3  spaced   header\nuuAA\n"
 
@@ -123,6 +123,29 @@ def test_crlf_and_blank_lines(write):
     check_small(records(write(data)))
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_utf8_bom_is_skipped(write, compress):
+    data = b"\xef\xbb\xbf" + SMALL
+    check_small(records(write(gzip.compress(data) if compress else data)))
+
+
+def test_cr_only_line_breaks(write):
+    check_small(records(write(SMALL.replace(b"\n", b"\r"))))
+
+
+def test_line_breaks_across_read_pieces(write):
+    """A CR ending one read piece and the LF starting the next are one line break, whatever the
+    piece size: line numbers in messages stay right."""
+    for ending in (b"\n", b"\r\n", b"\r"):
+        good = write(SMALL.replace(b"\n", ending), "good.fa")
+        bad = write(b">a\nACGT\n\n>\nAC\n".replace(b"\n", ending), "bad.fa")
+        for size in range(1, 12):
+            recs = [(r.id, r.description, "".join(c.text for c in r.chunks())) for r in stream_fasta(good, size)]
+            assert recs == [("seq1", "first record", "ACGTacgtNNNNNNacgt"), ("seq2", "", "GGGGCCCC"), ("seq3", "spaced   header", "ttAA")]
+            with pytest.raises(InputError, match="line 4: a '>' header without a sequence name"):
+                list(stream_fasta(bad, size))
+
+
 def test_no_final_newline_and_spaces_in_sequence(write):
     recs = records(write(b">a\nAC GT\tAC\n>b\nTT"))
     assert [(r.id, r.seq) for r in recs] == [("a", "ACGTAC"), ("b", "TT")]
@@ -131,6 +154,9 @@ def test_no_final_newline_and_spaces_in_sequence(write):
 def test_iupac_and_rna(write):
     (r,) = records(write(b">x\nACGURYSWKMBDHVNacguryswkmbdhvn\n"))
     assert r.seq == "ACGT" + "N" * 11 + "ACGT" + "N" * 11
+    assert r.soft_mask == [(15, 30)]
+    (r,) = read_fasta(write(b">x\nACGURYSWKMBDHVNacguryswkmbdhvn\n"), iupac=True)  # prok: TAR is a stop
+    assert r.seq == "ACGTRYSWKMBDHVN" * 2
     assert r.soft_mask == [(15, 30)]
 
 
@@ -206,6 +232,14 @@ def test_protein(write):
 def test_other_letters(write, letter):
     msg = expect_error(write(b">r\nACGT\nAC" + letter + b"GT\n"), "'r'", "position 7")
     assert "protein" not in msg or letter == b"*"
+
+
+def test_header_not_utf8(write):
+    """A Latin-1 byte would become U+FFFD in the IDs written out, matching no input ID."""
+    (r,) = records(write(">chré1 cafés\nACGT\n".encode()))
+    assert (r.id, r.description) == ("chré1", "cafés")
+    msg = expect_error(write(b">ok\nACGT\n>chr\xe91\nACGT\n"), "line 3", "not valid UTF-8", "0xe9")
+    assert "\ufffd" not in msg
 
 
 def test_duplicate_ids(write):

@@ -171,6 +171,28 @@ def test_escaping():
     assert escape_value("a;b=c&d,e\tf\ng%h\x01 i") == "a%3Bb%3Dc%26d%2Ce%09f%0Ag%25h%01 i"
 
 
+def test_read_back_ids_equal_written_ids(tmp_path):
+    """Escaped seqids and IDs read back as written: `genannot eval`/`train` match the FASTA IDs."""
+    from genannot.io.annotation import read_annotation
+
+    seqid = "chr;1,=&%|é x"
+    genes = [
+        Gene(seqid, "+", f"{seqid}_1", [Transcript(f"{seqid}_1.t,1", exons=[(10, 90)], cds=[(10, 90)])], attributes={"Name": "n;a,m=e"}),
+        Gene(seqid, "-", f"{seqid}_2", [Transcript(f"{seqid}_2", cds=[(100, 199)])]),
+    ]
+    path = tmp_path / "rt.gff3"
+    path.write_text(write([(seqid, 300, genes)]))
+    ann = read_annotation(path)
+    assert list(ann) == [seqid]
+    back = ann[seqid]
+    assert [(g.seqid, g.id, [t.id for t in g.transcripts]) for g in back] == [
+        (seqid, f"{seqid}_1", [f"{seqid}_1.t,1"]),
+        (seqid, f"{seqid}_2", [f"{seqid}_2.cds"]),  # a prokaryotic CDS named after its gene: `G.cds`
+    ]
+    assert back[0].attributes["Name"] == "n;a,m=e"
+    assert [(t.exons, t.cds) for g in back for t in g.transcripts] == [([(10, 90)], [(10, 90)]), ([], [(100, 199)])]
+
+
 def test_attribute_rules(tmp_path, gff3_validate):
     g = Gene(
         "s", "+", "s_1",

@@ -12,7 +12,10 @@ Formats and flavours
   CDS-only RefSeq files) get an implicit transcript named after that Parent; leaves without a
   Parent are grouped by ID (one gene per ID, or per line when there is no ID). Evidence lines are
   ignored: ``intron`` features (introns are derived from exons), sources named ``RNASeq*``,
-  ``transcript_region`` and the like, ``protein``/``polypeptide`` parents (TAIR).
+  ``transcript_region`` and the like, ``protein``/``polypeptide`` parents (TAIR). Column 1 and
+  column-9 values are %-decoded (Parent split at its plain commas first). start > end is an
+  error, except on CDS/exon lines of files without a ``##gff-version 3`` line (NCBI PTT-derived):
+  there it is a feature across the origin of a circular replicon.
 - **GTF** (Ensembl, GENCODE, UCSC refGene, GTFs without gene/transcript lines): grouped by
   (seqid, strand, transcript_id). GTF CDS exclude the stop codon; the ``stop_codon`` features are
   joined to the CDS so that, as everywhere in genannot, CDS include the stop.
@@ -350,10 +353,18 @@ class _Tx:
     line_no: int = 0
 
 
-def _parse_gff_attrs(col9: str) -> dict[str, str]:
+def _unescape(text: str) -> str:
+    """Decode GFF3 %XX escapes (a '%' not followed by two hex digits is kept as it is)."""
+    return unquote(text) if "%" in text else text
+
+
+def _parse_gff3_attrs(col9: str) -> tuple[dict[str, str], list[str]]:
+    """Column 9 as {key: decoded value} and the Parent IDs, split at the commas before decoding:
+    an escaped comma (%2C) belongs to the ID, a plain one separates IDs."""
     attrs: dict[str, str] = {}
+    parents: list[str] = []
     if col9 in ("", "."):
-        return attrs
+        return attrs, parents
     for item in col9.split(";"):
         if "=" not in item:
             continue
@@ -362,8 +373,10 @@ def _parse_gff_attrs(col9: str) -> dict[str, str]:
         if not k or " " in k:
             continue
         v = v.strip()
-        attrs[k] = unquote(v) if "%" in v else v
-    return attrs
+        attrs[k] = _unescape(v)
+        if k == "Parent":
+            parents = [_unescape(p) for p in v.split(",") if p]
+    return attrs, parents
 
 
 def _split_line(line: str, name: str, line_no: int) -> list[str] | None:
@@ -397,14 +410,18 @@ def _read_gff3(lines: Iterable[str], name: str, keep_evidence: bool = False) -> 
     childless: list[_Feat] = []
     skipped_strand = 0
     seen_feature = False
+    declared_gff3 = False  # '##gff-version 3': its start <= end rule holds
     seq_len: dict[str, int] = {}
     for line_no, line in enumerate(lines, 1):
         if line.startswith("##FASTA") or line.startswith(">"):
             break
+        if line.startswith("##gff-version"):
+            declared_gff3 = line[len("##gff-version"):].strip().startswith("3")
+            continue
         if line.startswith("##sequence-region"):
             parts = line.split()
             if len(parts) >= 4 and parts[3].isdigit():
-                seq_len[parts[1]] = int(parts[3])
+                seq_len[_unescape(parts[1])] = int(parts[3])
             continue
         if not seen_feature and "\t" not in line and line.strip() and not line.startswith("#"):
             log.warning("%s:%d: ignoring a line without tabs before the first feature", name, line_no)
@@ -414,9 +431,15 @@ def _read_gff3(lines: Iterable[str], name: str, keep_evidence: bool = False) -> 
             continue
         seen_feature = True
         seqid, source, ftype, _, _, _, strand, _, col9 = cols
+        seqid = _unescape(seqid)  # GFF3 escapes column 1 (our writer does: 'chr;1' -> 'chr%3B1')
         wrapped = False
-        if ftype in _WRAPPABLE and cols[3].isdigit() and cols[4].isdigit() and 1 <= int(cols[4]) < int(cols[3]):
-            # end < start: a feature across the origin of a circular replicon (NCBI PTT files)
+        if (
+            not declared_gff3 and ftype in _WRAPPABLE
+            and cols[3].isdigit() and cols[4].isdigit() and 1 <= int(cols[4]) < int(cols[3])
+        ):
+            # end < start: a feature across the origin of a circular replicon, as NCBI PTT-derived
+            # files (no '##gff-version 3' line) write it; in GFF3 it is a reversed, malformed
+            # feature (GFF3 writes an origin-crossing end past the replicon's length)
             start, end, wrapped = int(cols[3]), int(cols[4]), True
         else:
             start, end = _coords(cols, name, line_no)
@@ -424,8 +447,7 @@ def _read_gff3(lines: Iterable[str], name: str, keep_evidence: bool = False) -> 
             raise InputError(f"{name}:{line_no}: strand must be +, -, . or ?, got {strand!r}")
         if not keep_evidence and EVIDENCE_SOURCE.match(source):
             continue
-        attrs = _parse_gff_attrs(col9)
-        parents = [p for p in attrs.get("Parent", "").split(",") if p]
+        attrs, parents = _parse_gff3_attrs(col9)
         f = _Feat(ftype, seqid, strand, start, end, source, attrs, parents, line_no)
         if wrapped:
             f.attrs["origin_spanning"] = "true"
@@ -883,7 +905,7 @@ def _read_prodigal_genes(lines: Iterable[str], name: str) -> list[Gene]:
             out.append(cur)
         elif cur is not None and "/note=" in line:
             note = line.split("/note=", 1)[1].strip().strip('"')
-            attrs = _parse_gff_attrs(note)
+            attrs, _ = _parse_gff3_attrs(note)
             cur.attributes.update(attrs)
             p = attrs.get("partial")
             if p and re.fullmatch(r"[01]{2}", p):
@@ -936,7 +958,7 @@ def _read_tsv(lines: Iterable[str], name: str) -> list[Gene]:
         g.partial = partial
         extra = attrs.get("prodigal_attributes")
         if extra:
-            pa = _parse_gff_attrs(extra)
+            pa, _ = _parse_gff3_attrs(extra)
             p = pa.get("partial")
             if p and re.fullmatch(r"[01]{2}", p):
                 g.partial = p

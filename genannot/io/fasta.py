@@ -8,15 +8,18 @@
 default), for callers that need a chromosome's sequence but not all of it at once. Sequence comes
 back uppercased with IUPAC ambiguity letters turned into N and U into T; the lowercase
 (soft-masked) stretches of the input are kept as 0-based half-open runs (whole records) or as
-lowercase letters (chunks, spooled sequence).
+lowercase letters (chunks, spooled sequence). Line breaks may be LF, CRLF or CR alone; a UTF-8
+byte order mark at the start is skipped.
 
 Every malformed input raises `InputError` (exit code 2) with a one-line message: missing or
-unreadable path, a directory, empty input, a first line that is not a '>' header, protein or
-other non-nucleotide letters, duplicate record IDs, records without sequence, corrupt gzip.
+unreadable path, a directory, empty input, a first line that is not a '>' header, a header that
+is not UTF-8, protein or other non-nucleotide letters, duplicate record IDs, records without
+sequence, corrupt gzip.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import sys
@@ -45,6 +48,8 @@ for _c in _NUCLEOTIDES:
 for _src, _dst in zip(b"ACGTUacgtu", b"ACGTTacgtt"):
     _CANON[_src] = _dst
 _CANON_TABLE = bytes(_CANON)
+# the same keeping the ambiguity letters (iupac=True): only U -> T
+_IUPAC_TABLE = bytes.maketrans(b"Uu", b"Tt")
 # letters that are not nucleotide codes: their presence suggests a protein sequence
 _PROTEIN_ONLY = set(b"EFIJLOPQXZefijlopqxz")
 
@@ -58,7 +63,7 @@ _COMPRESSED_MAGIC = {
 
 @dataclass
 class FastaRecord:
-    """One sequence: `seq` holds only A, C, G, T and N."""
+    """One sequence: `seq` holds only A, C, G, T and N (and the other IUPAC letters, read with iupac=True)."""
 
     id: str  # first word of the header
     description: str  # rest of the header line (may be empty)
@@ -83,8 +88,8 @@ Source = Union[str, os.PathLike, BinaryIO]
 
 @dataclass(frozen=True)
 class FastaChunk:
-    """A stretch of a record's sequence, starting at 0-based `start`: `text` holds A C G T N,
-    lowercase where the input was (soft-masked)."""
+    """A stretch of a record's sequence, starting at 0-based `start`: `text` holds A C G T N (or any
+    IUPAC letter, read with iupac=True), lowercase where the input was (soft-masked)."""
 
     start: int
     text: str
@@ -267,6 +272,36 @@ def _raw_chunks(fh: IO[bytes], size: int) -> Iterator[bytes]:
         yield data
 
 
+def _without_bom(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """The pieces less a UTF-8 byte order mark at the very start (Windows editors write one)."""
+    head = b""
+    for piece in pieces:
+        head += piece
+        if len(head) >= len(codecs.BOM_UTF8):
+            break
+    head = head.removeprefix(codecs.BOM_UTF8)
+    if head:
+        yield head
+    yield from pieces
+
+
+def _unix_newlines(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """The pieces with CRLF and lone CR (classic Mac OS) line breaks turned into LF. A CR that ends
+    a piece is held back until the next one shows whether an LF follows it (one line break)."""
+    held = b""
+    for piece in pieces:
+        piece = held + piece
+        held = b""
+        if b"\r" in piece:
+            if piece.endswith(b"\r"):
+                piece, held = piece[:-1], b"\r"
+            piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if piece:
+            yield piece
+    if held:
+        yield b"\n"
+
+
 def open_input(path: Source) -> tuple[IO[bytes], bool]:
     """Open `path` ('-' = stdin; a binary stream is used as is) for reading; return (handle, close_when_done)."""
     if _is_stream(path):
@@ -301,10 +336,9 @@ def _byte_chunks(path: Source, size: int) -> Iterator[bytes]:
                 raise InputError(f"{name} is {kind}-compressed: only plain, gzip and bgzip FASTA are read; decompress it first")
         stream = io.BufferedReader(_Prefixed(head, fh), buffer_size=_CHUNK)
         try:
-            if head[:2] == b"\x1f\x8b":
-                yield from _gunzip_chunks(stream, name, size)
-            else:
-                yield from _raw_chunks(stream, size)
+            gzipped = head[:2] == b"\x1f\x8b"
+            pieces = _gunzip_chunks(stream, name, size) if gzipped else _raw_chunks(stream, size)
+            yield from _unix_newlines(_without_bom(pieces))
         except OSError as e:
             raise InputError(f"cannot read {name}: {e.strerror or e}") from None
     finally:
@@ -347,18 +381,19 @@ def _check_path(path: Source) -> None:
         fh.close()
 
 
-def stream_fasta(path: Source, chunk_size: int = _CHUNK) -> Iterator[FastaStream]:
+def stream_fasta(path: Source, chunk_size: int = _CHUNK, *, iupac: bool = False) -> Iterator[FastaStream]:
     """Records of a FASTA file (plain/gzip/bgzip), of stdin ('-') or of an open binary stream, each
     as a FastaStream: its header at once, its sequence as chunks of at most `chunk_size` bases.
+    With `iupac` the ambiguity letters (R, Y, ...) are kept instead of turned into N.
 
     Errors as for `read_fasta`; problems inside a record's sequence (bad letters, no sequence) are
     raised at its end, before the next record starts; a duplicate ID at its header.
     """
     _check_path(path)
-    return _streams(_tokens(path, chunk_size))
+    return _streams(_tokens(path, chunk_size, _IUPAC_TABLE if iupac else _CANON_TABLE))
 
 
-def read_fasta(path: Source) -> Iterator[FastaRecord]:
+def read_fasta(path: Source, *, iupac: bool = False) -> Iterator[FastaRecord]:
     """Return an iterator over the records of a FASTA file (plain/gzip/bgzip), of stdin ('-') or of
     an open binary stream.
 
@@ -366,7 +401,7 @@ def read_fasta(path: Source) -> Iterator[FastaRecord]:
     content raise InputError (one line) while iterating, after the records before the problem
     were yielded, so callers should write their output atomically.
     """
-    return (_whole(rec) for rec in stream_fasta(path))
+    return (_whole(rec) for rec in stream_fasta(path, iupac=iupac))
 
 
 def _whole(rec: FastaStream) -> FastaRecord:
@@ -391,10 +426,10 @@ def _streams(tokens: Iterator[tuple[str, str] | FastaChunk]) -> Iterator[FastaSt
         tok = rec._next
 
 
-def _tokens(path: Source, size: int) -> Iterator[tuple[str, str] | FastaChunk]:
+def _tokens(path: Source, size: int, letters: bytes) -> Iterator[tuple[str, str] | FastaChunk]:
     """Scan decompressed pieces for header lines ('>' at a line start): yield (id, description) for
     each header, then its sequence as FastaChunk (whole slices between headers, no per-line Python
-    work), raising InputError for every malformed case."""
+    work, letters mapped through the `letters` table), raising InputError for every malformed case."""
     name = _describe(path)
     seen: set[str] = set()
     rec_id: str | None = None  # the record being read
@@ -409,7 +444,15 @@ def _tokens(path: Source, size: int) -> Iterator[tuple[str, str] | FastaChunk]:
 
     def header(raw: bytes) -> tuple[str, str]:
         nonlocal rec_id, length, bad
-        parts = raw[1:].decode("utf-8", errors="replace").strip().split(None, 1)
+        try:
+            text = raw[1:].decode("utf-8")
+        except UnicodeDecodeError as e:  # a replacement character would make an ID that matches nothing
+            bad_byte = raw[1 + e.start]
+            raise InputError(
+                f"{name} line {header_line}: the header is not valid UTF-8 (byte 0x{bad_byte:02x} at column {e.start + 2}); "
+                "save the file as UTF-8"
+            ) from None
+        parts = text.strip().split(None, 1)
         if not parts:
             raise InputError(f"{name} line {header_line}: a '>' header without a sequence name")
         if parts[0] in seen:
@@ -462,7 +505,7 @@ def _tokens(path: Source, size: int) -> Iterator[tuple[str, str] | FastaChunk]:
                 if bad:  # read on to the record's end: any protein letter in it names the problem
                     bad[2] = bad[2] or any(c in _PROTEIN_ONLY for c in wrong)
                 elif seq:
-                    yield FastaChunk(length, seq.translate(_CANON_TABLE).decode("ascii"))
+                    yield FastaChunk(length, seq.translate(letters).decode("ascii"))
                 length += len(seq)
             lines_before += piece.count(b"\n")
             pos, line_start = end, piece.endswith(b"\n")
