@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import random
+import warnings
 from dataclasses import replace
 
 import pytest
 
 from genannot.errors import InputError
+from genannot.io.seqout import reverse_complement
 from genannot.prok.orfs import EDGE, MIN_N_RUN, StopGroup, codon_sets, find_stop_groups, orf_sequence, translate
 
-COMP = str.maketrans("ACGTN", "TGCAN")
+IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT", "M": "AC",
+         "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT"}
+rc = reverse_complement
 
 
-def rc(s: str) -> str:
-    return s.translate(COMP)[::-1]
+def certain_stops(table):
+    """Every IUPAC codon whose expansions are all stop codons of `table`."""
+    stops = set(codon_sets(table)[1])
+    return {a + b + c for a in IUPAC for b in IUPAC for c in IUPAC
+            if all(x + y + z in stops for x in IUPAC[a] for y in IUPAC[b] for z in IUPAC[c])}
 
 
 def brute_force(seq, table=11, min_length=90, min_edge_length=60, allow_ctg=False, closed=False):
     """Codon-by-codon scan straight from the definition (slow, obviously right)."""
     seq = seq.upper()
     n = len(seq)
-    starts, stops = codon_sets(table, allow_ctg)
+    starts = codon_sets(table, allow_ctg)[0]
+    stops = certain_stops(table)
     out = []
     for strand, s in (("+", seq), ("-", rc(seq))):
         for f in range(3):
@@ -147,6 +155,44 @@ def test_lowercase_and_n():
     assert g.starts == (3,)
 
 
+@pytest.mark.parametrize("stop", ["TAR", "TRA"])
+def test_iupac_certain_stop_ends_an_orf(stop):
+    """TAR (TAA or TAG) and TRA (TAA or TGA) are stops under table 11 whatever the base: no ORF runs through."""
+    body = "ATG" + "GCA" * 40 + stop + "GCA" * 40 + "TAA"
+    seq = "TAA" + body + "TAA"
+    for s, strand in ((seq, "+"), (rc(seq), "-")):
+        (g,) = [g for g in find_stop_groups(s, closed=True) if g.strand == strand and "ATG" in g.start_codons]
+        assert g.length(g.starts[0]) == 3 + 120 + 3
+        assert translate(orf_sequence(s, g, g.starts[0])) == "M" + "A" * 40 + "*"
+
+
+@pytest.mark.parametrize("codon,table", [("TAN", 11), ("TRR", 11), ("NNN", 11), ("TRA", 4)])
+def test_ambiguous_stop_or_sense_is_read_through(codon, table):
+    """A codon that may be a stop or a sense codon does not end an ORF (as Prodigal reads N)."""
+    body = "ATG" + "GCA" * 40 + codon + "GCA" * 40 + "TAA"
+    seq = "TAA" + body + "TAA"
+    (g,) = [g for g in find_stop_groups(seq, table=table, closed=True) if g.strand == "+" and "ATG" in g.start_codons]
+    assert g.length(g.starts[0]) == len(body)
+
+
+def test_translate_ambiguous_codons():
+    assert translate("ATGCTNGGNYTRTANTAR") == "MLGLX*"
+    assert translate("GTGAAATGA", table=4, initial_met=False) == "VKW"
+
+
+def test_stop_or_sense_tables_end_orfs_without_warning():
+    """Tables 27, 28 and 31: codons that are stop or sense (NCBI) end ORFs, and translate as '*'."""
+    for table, stop in ((27, "TGA"), (28, "TAA"), (31, "TAG")):
+        body = "ATG" + "GCA" * 40 + stop
+        seq = "GGG" + body + "GCA" * 10
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            groups = find_stop_groups(seq, table=table, closed=True)
+            (g,) = [g for g in groups if g.strand == "+" and "ATG" in g.start_codons]
+            assert g.length(g.starts[0]) == len(body)
+            assert translate(orf_sequence(seq, g, g.starts[0]), table=table) == "M" + "A" * 40 + "*"
+
+
 def shifted(groups, off):
     return [replace(g, stop=g.stop + off, starts=tuple(q + off for q in g.starts)) for g in groups]
 
@@ -231,6 +277,15 @@ def test_matches_brute_force(seed, closed):
         for s in g.starts:
             nt = orf_sequence(seq, g, s)
             assert len(nt) == g.length(s) and len(nt) % 3 == 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_iupac_matches_brute_force(seed):
+    """IUPAC letters in the input: stops only where every expansion is one, on both strands, any table."""
+    rng = random.Random(seed)
+    seq = "".join(rng.choices("ACGTRYKMSWBDHVN", weights=[10] * 4 + [3] + [1] * 10, k=3000))
+    kw = dict(table=[11, 4, 2, 28][seed], min_length=60, min_edge_length=30, closed=seed % 2 == 1)
+    assert find_stop_groups(seq, **kw) == brute_force(seq, **kw)
 
 
 def test_every_prefix_length():

@@ -201,6 +201,30 @@ def test_cli_gff3_csv_and_fasta_outputs(tmp_path, tiny_models, gff3_validate):
     assert all(r[3] in "+-" and r[8] in ("00", "10", "01", "11") for r in body)
 
 
+def test_cli_iupac_stop_ends_orfs_and_genes_keep_the_letters(tmp_path, tiny_models):
+    """TAR (TAA or TAG) in a reading frame is a stop whichever base R is: no candidate ORF runs through it.
+    The letters reach --genes as written; their codons translate where all readings agree (YTR: L)."""
+    rng = random.Random(8)
+    sense = [c for c in ("".join(rng.choice("ACGT") for _ in range(3)) for _ in range(900)) if c not in ("TAA", "TAG", "TGA")]
+    gene = "ATG" + "".join(sense[:150]) + "YTR" + "".join(sense[150:240]) + "TAR" + "".join(sense[240:300]) + "TAA"
+    tar = 500 + len(gene) - 3 - 60 * 3 - 3  # 0-based position of the T of TAR
+    seq = "".join(rng.choice("ACGT") for _ in range(500)) + gene + "".join(rng.choice("ACGT") for _ in range(500))
+    fa = write_fasta(tmp_path / "iu.fa", [("c1", seq)])
+    assert main(["prok", str(fa), "-o", str(tmp_path / "o.gff3"), "--candidates", str(tmp_path / "cand.csv"),
+                 "--genes", str(tmp_path / "g.fna"), "--proteins", str(tmp_path / "p.faa"), "--closed",
+                 "--model", str(tiny_models), "--device", "cpu"]) == 0
+    with open(tmp_path / "cand.csv") as fh:
+        plus = [(int(r["start"]), int(r["end"])) for r in csv.DictReader(fh) if r["strand"] == "+"]
+    assert (501, tar + 3) in plus
+    assert not [(a, b) for a, b in plus if a - 1 < tar and b > tar + 3 and (tar - (a - 1)) % 3 == 0]
+    genes, prots = (tmp_path / "g.fna").read_text(), (tmp_path / "p.faa").read_text()
+    nt = {r.split("\n", 1)[0].split()[1]: "".join(r.split("\n")[1:]) for r in genes.split(">")[1:]}
+    aa = {r.split("\n", 1)[0].split()[1]: "".join(r.split("\n")[1:]) for r in prots.split(">")[1:]}
+    where = f"c1:501-{tar + 3}(+)"
+    assert nt[where] == gene[: len(gene) - 60 * 3 - 3]
+    assert aa[where][151] == "L" and "X" not in aa[where]
+
+
 def test_cli_empty_results_are_valid(tmp_path, tiny_models, gff3_validate):
     fa = write_fasta(tmp_path / "e.fa", [("tiny", "ACGT"), ("nnn", "N" * 100), ("stops", "CTAG" * 75)])
     gff = tmp_path / "e.gff3"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import warnings
 
 import pytest
 
@@ -64,7 +65,55 @@ def test_translate_matches_biopython_random():
                 expected = expected[:-1]
             assert translate(s, table, complete_start=False) == expected
         s = "".join(rnd.choices("ACGTRYKMSWBDHVN", k=300))
-        assert translate(s, table, complete_start=False) == bio_translate(s, table=table).removesuffix("*")
+        assert translate(s, table, complete_start=False) == "".join(
+            _certain(s[i : i + 3], table) for i in range(0, 300, 3)).removesuffix("*")
+
+
+IUPAC = {"R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT", "M": "AC", "B": "CGT", "D": "AGT", "H": "ACT",
+         "V": "ACG", "N": "ACGT"}
+
+
+def _certain(codon, table):
+    """What Biopython translates every A C G T codon `codon` stands for to, if they all agree, else X."""
+    from itertools import product
+
+    from Bio.Seq import translate as bio_translate
+
+    aas = {bio_translate("".join(c), table=table) for c in product(*(IUPAC.get(b, b) for b in codon))}
+    return aas.pop() if len(aas) == 1 else "X"
+
+
+@pytest.mark.parametrize(
+    "seq,table,protein",
+    [
+        ("ATGCTNGGNYTRTAA", 11, "MLGL"),  # every expansion agrees: the amino acid
+        ("ATGRAYSARMTTTAA", 11, "MXXX"),  # D/N, E/Q, I/L: X, not Biopython's B, Z, J
+        ("ATGAAATARTRAGGGTAR", 11, "MK**G"),  # TAR, TRA: certain stops, inside '*', at the end removed
+        ("ATGTANTRRNNNTAA", 11, "MXXX"),  # a stop or sense: X
+        ("ATGAAATRA", 4, "MKX"),  # TGA is Trp under table 4: TRA is TAA or W
+        ("NTGAAATAA", 11, "MK"),  # NTG is a start whichever base N is
+        ("augcunuar", 11, "ML"),  # RNA, lowercase
+    ],
+)
+def test_translate_ambiguous_codons(seq, table, protein):
+    assert translate(seq, table) == protein
+
+
+@pytest.mark.parametrize(
+    "table,seq,protein",
+    [
+        (27, "ATGTAATAGAAATGA", "MQQK"),  # TGA: Trp or stop -> the final stop, removed
+        (27, "ATGTGAAAATGA", "M*K"),
+        (28, "ATGTAATAGTGAAAATAR", "M***K"),  # TAA, TAG, TGA all Gln/Trp or stop
+        (31, "ATGTGATARAAATAA", "MW*K"),  # TAA, TAG: Glu or stop; TGA Trp
+    ],
+)
+def test_translate_stop_or_sense_tables(table, seq, protein):
+    """Codons that are both stop and sense are stops, as in the ORF finder, and Biopython's warning about them
+    never reaches the user."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert translate(seq, table) == protein
 
 
 def test_translate_bad_arguments():

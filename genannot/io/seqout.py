@@ -7,7 +7,8 @@ from typing import Iterable, TextIO
 
 from genannot.features import Gene, Transcript
 
-__all__ = ["write_fasta", "reverse_complement", "translate", "cds_sequence", "protein_sequence", "is_5prime_partial"]
+__all__ = ["write_fasta", "reverse_complement", "translate", "N_CODONS", "codon_indices", "codon_table", "stop_codons",
+           "cds_sequence", "protein_sequence", "is_5prime_partial"]
 
 _COMPLEMENT = str.maketrans(
     "ACGTURYSWKMBDHVNacgturyswkmbdhvn",
@@ -42,56 +43,89 @@ def write_fasta(handle: TextIO, records: Iterable[tuple[str, str] | tuple[str, s
     return n
 
 
+# IUPAC nucleotide codes and the bases each stands for; a codon's index is its three letters' positions in
+# _LETTERS read as base-15 digits (U reads as T, any other byte as N)
+_IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT", "M": "AC",
+          "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT"}
+_LETTERS = "".join(_IUPAC)
+N_CODONS = len(_LETTERS) ** 3  # codon_indices are below this
+
+
+def _bases(codon: str) -> set[str]:
+    """The A C G T codons an uppercase IUPAC codon stands for."""
+    from itertools import product
+
+    return {"".join(c) for c in product(*(_IUPAC.get(b, "ACGT") for b in codon))}
+
+
 @lru_cache(maxsize=None)
 def _table(table: int):
+    """Biopython's NCBI table over A C G T: `codon_table` resolves IUPAC letters, and the codons of tables 27, 28
+    and 31 that are both stop and sense, itself (Bio.Seq.translate warns on those tables)."""
     from Bio.Data import CodonTable
 
     try:
-        return CodonTable.ambiguous_dna_by_id[table]
+        return CodonTable.unambiguous_dna_by_id[table]
     except KeyError:
         raise ValueError(f"unknown NCBI translation table {table}") from None
 
 
 @lru_cache(maxsize=None)
-def _codon_map(table: int) -> dict[str, str]:
-    """Every codon over A C G T N -> amino acid, exactly as Biopython translates it ('X' if ambiguous)."""
-    from itertools import product
+def _digits():
+    """Byte -> its letter's position in _LETTERS (a codon-index digit)."""
+    import numpy as np
 
-    from Bio.Seq import translate as bio_translate
+    d = np.full(256, _LETTERS.index("N"), dtype=np.int16)
+    for i, c in enumerate(_LETTERS):
+        d[ord(c)] = d[ord(c.lower())] = i
+    d[ord("U")] = d[ord("u")] = _LETTERS.index("T")
+    return d
 
-    _table(table)
-    return {"".join(c): bio_translate("".join(c), table=table) for c in product("ACGTN", repeat=3)}
 
+def codon_indices(seq: str, step: int = 1):
+    """numpy index (below N_CODONS) of the codon at every `step`-th position of `seq` (IUPAC letters, any case)."""
+    import numpy as np
 
-_BASE_INDEX = bytes.maketrans(b"ACGTN", b"\x00\x01\x02\x03\x04")
-_NOT_ACGTN = b"ACGTN"
+    d = _digits()[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)]
+    if len(d) < 3:
+        return np.zeros(0, dtype=np.int16)
+    return (d[:-2] * 225 + d[1:-1] * 15 + d[2:])[::step]
 
 
 @lru_cache(maxsize=None)
-def _codon_lut(table: int):
-    """numpy lookup: 25*i(b1) + 5*i(b2) + i(b3) -> amino-acid byte."""
+def codon_table(table: int):
+    """numpy lookup, codon index -> amino-acid byte: what every base the codon's IUPAC letters stand for
+    agrees on (an amino acid, or '*' for a certain stop), else 'X'. So CTN is L, TAR and TRA are stops, TAN is X.
+
+    Tables 27, 28 and 31 have codons that are both a stop and an amino acid: NCBI lists them with their amino
+    acid and marks them as able to terminate, termination depending on the mRNA (near its poly(A) tail), which
+    genomic DNA does not show. Here they are stops ('*'), as in the ORF finder (genannot.prok.orfs), which
+    must end ORFs at them (table 28 has no other stop): so a gene's protein never carries its own stop codon
+    as an amino acid, and an internal '*' always means an ORF would have ended there.
+    """
     import numpy as np
 
-    cmap = _codon_map(table)
-    lut = np.zeros(125, dtype=np.uint8)
-    for codon, aa in cmap.items():
-        i = "ACGTN"
-        lut[25 * i.index(codon[0]) + 5 * i.index(codon[1]) + i.index(codon[2])] = ord(aa)
+    t = _table(table)
+    aa = {**t.forward_table, **dict.fromkeys(t.stop_codons, "*")}
+    lut = np.empty(N_CODONS, dtype=np.uint8)
+    for i, codon in enumerate(_all_codons()):
+        found = {aa[c] for c in _bases(codon)}
+        lut[i] = ord(found.pop() if len(found) == 1 else "X")
     return lut
 
 
-def _translate_codons(seq: str, table: int) -> str:
-    """Translate a string whose length is a multiple of 3."""
-    raw = seq.encode("ascii", errors="replace")
-    if not raw.translate(None, _NOT_ACGTN):  # only A C G T N: vectorised lookup
-        import numpy as np
+@lru_cache(maxsize=None)
+def stop_codons(table: int) -> tuple[str, ...]:
+    """Every codon over IUPAC letters (uppercase) that is a stop whichever bases it stands for (TAR, TRA...)."""
+    lut = codon_table(table)
+    return tuple(c for i, c in enumerate(_all_codons()) if lut[i] == ord("*"))
 
-        idx = np.frombuffer(raw.translate(_BASE_INDEX), dtype=np.uint8).reshape(-1, 3).astype(np.intp)
-        return _codon_lut(table)[idx[:, 0] * 25 + idx[:, 1] * 5 + idx[:, 2]].tobytes().decode("ascii")
-    from Bio.Seq import translate as bio_translate
 
-    cmap = _codon_map(table)
-    return "".join(cmap.get(seq[i : i + 3]) or bio_translate(seq[i : i + 3], table=table) for i in range(0, len(seq), 3))
+def _all_codons() -> list[str]:
+    """Every codon over _LETTERS, in index order."""
+    from itertools import product
+
+    return ["".join(c) for c in product(_LETTERS, repeat=3)]
 
 
 def translate(seq: str, table: int = 11, *, complete_start: bool = True, codon_start: int = 1) -> str:
@@ -99,8 +133,9 @@ def translate(seq: str, table: int = 11, *, complete_start: bool = True, codon_s
 
     - `codon_start` (1-3, GenBank convention) skips bases of a 5'-partial CDS first;
     - with `complete_start` the first codon, if it is a start codon of the table (GTG, TTG,
-      CTG...), becomes 'M'; for a 5'-partial CDS pass complete_start=False;
-    - internal stops are '*', the final stop is removed; codons with N become 'X';
+      CTG... or an IUPAC codon standing only for those, such as NTG), becomes 'M'; for a 5'-partial CDS
+      pass complete_start=False;
+    - internal stops are '*', the final stop is removed; ambiguous codons as in `codon_table`;
     - trailing bases that do not fill a codon are ignored.
     """
     if codon_start not in (1, 2, 3):
@@ -110,8 +145,8 @@ def translate(seq: str, table: int = 11, *, complete_start: bool = True, codon_s
     seq = seq[: len(seq) - len(seq) % 3]
     if not seq:
         return ""
-    protein = _translate_codons(seq, table)
-    if complete_start and seq[:3] in tab.start_codons:
+    protein = codon_table(table)[codon_indices(seq, 3)].tobytes().decode("ascii")
+    if complete_start and _bases(seq[:3]) <= set(tab.start_codons):
         protein = "M" + protein[1:]
     if protein.endswith("*"):
         protein = protein[:-1]

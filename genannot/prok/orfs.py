@@ -10,7 +10,9 @@ A run of at least MIN_N_RUN N (an assembly gap) is a contig edge: no ORF holds a
 sequence between two such runs (or a run and a contig end) is searched as a contig of its own, so an ORF cut
 by a gap is partial (EDGE start at the first complete codon after the run, 3'-partial at the last complete
 codon before it) under the same `min_edge_length` and `closed` rules. Shorter runs and single N are read as
-any other base (codons holding them are neither starts nor stops).
+any other base (codons holding them are neither starts nor stops, as in Prodigal). A codon of other IUPAC
+letters is a stop when every codon it stands for is one (TAR, TRA under table 11: an ORF cannot run through
+it), never a start (genannot.io.seqout.stop_codons).
 
 A candidate's length counts the stop codon (Prodigal's convention): a complete ORF is kept when it is at
 least `min_length` nt long, a partial one (EDGE start and/or 3'-partial group) when at least
@@ -26,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from genannot.errors import InputError
-from genannot.io.seqout import reverse_complement
+from genannot.io.seqout import N_CODONS, codon_indices, codon_table, reverse_complement, stop_codons
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +75,11 @@ class StopGroup:
 
 
 def codon_sets(table: int = 11, allow_ctg: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(start codons, stop codons) used for an NCBI translation table.
+    """(start codons, stop codons) used for an NCBI translation table, over A C G T.
 
-    Starts are ATG/GTG/TTG where the table allows them (Prodigal's set), CTG only with `allow_ctg`.
+    Starts are ATG/GTG/TTG where the table allows them (Prodigal's set), CTG only with `allow_ctg`. Stops are
+    NCBI's, including the codons of tables 27, 28 and 31 that are also sense codons: whether they terminate
+    depends on the mRNA, not seen here, and table 28 has no other stop (genannot.io.seqout.codon_table).
     """
     from Bio.Data import CodonTable
 
@@ -89,53 +93,22 @@ def codon_sets(table: int = 11, allow_ctg: bool = False) -> tuple[tuple[str, ...
     return tuple(starts), tuple(sorted(t.stop_codons))
 
 
-def translation_map(table: int = 11) -> dict[str, str]:
-    """Codon -> amino acid (stops '*') for an NCBI translation table."""
-    from Bio.Data import CodonTable
-
-    try:
-        t = CodonTable.unambiguous_dna_by_id[int(table)]
-    except (KeyError, ValueError):
-        raise InputError(f"unknown translation table {table!r}") from None
-    m = dict(t.forward_table)
-    for c in t.stop_codons:
-        m[c] = "*"
-    return m
-
-
 def translate(nt: str, table: int = 11, *, initial_met: bool = True) -> str:
-    """Protein of an ORF (stop codon -> '*'); the first codon is M when `initial_met` (alternative starts)."""
-    m = translation_map(table)
-    aa = [m.get(nt[i : i + 3], "X") for i in range(0, len(nt) - len(nt) % 3, 3)]
+    """Protein of an ORF (stop codon -> '*'); the first codon is M when `initial_met` (alternative starts).
+    Ambiguous codons read as in --proteins (genannot.io.seqout.codon_table): CTN is L, TAR '*', TAN X."""
+    n = len(nt) - len(nt) % 3
+    aa = codon_table(table)[codon_indices(nt[:n], 3)].tobytes().decode("ascii")
     if initial_met and aa and aa[0] != "*":
-        aa[0] = "M"
-    return "".join(aa)
+        aa = "M" + aa[1:]
+    return aa
 
 
 # ---------------------------------------------------------------- sequence helpers
 
-_CODE = np.full(256, 4, dtype=np.uint8)
-for _i, _b in enumerate("ACGT"):
-    _CODE[ord(_b)] = _i
-    _CODE[ord(_b.lower())] = _i
-
-
-def codon_codes(seq: str) -> np.ndarray:
-    """Codon id 0..124 (base-5 digits A C G T N) of the codon starting at every position (length n-2)."""
-    b = _CODE[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)].astype(np.int16)
-    if len(b) < 3:
-        return np.zeros(0, dtype=np.int16)
-    return b[:-2] * 25 + b[1:-1] * 5 + b[2:]
-
-
-def codon_id(codon: str) -> int:
-    return int(codon_codes(codon)[0])
-
-
 def _mask(codes: np.ndarray, codons) -> np.ndarray:
-    lut = np.zeros(125, dtype=bool)
-    for c in codons:
-        lut[codon_id(c)] = True
+    """Where `codes` (codon_indices) is one of `codons`."""
+    lut = np.zeros(N_CODONS, dtype=bool)
+    lut[codon_indices("".join(codons), 3)] = True
     return lut[codes]
 
 
@@ -160,7 +133,8 @@ def find_stop_groups(
     seq = seq.upper()
     if len(seq) < 6:
         return []
-    starts, stops = codon_sets(table, allow_ctg)
+    starts, _ = codon_sets(table, allow_ctg)
+    stops = stop_codons(table)
     groups: list[StopGroup] = []
     begin = 0
     for gap_begin, gap_end in n_runs(seq) + [(len(seq), len(seq))]:
@@ -181,9 +155,9 @@ def _contig_groups(seq: str, starts: tuple[str, ...], stops: tuple[str, ...], mi
     if n < 6:
         return []
     min_any = max(3, min(min_length, min_edge_length) - 3)
-    codes_f = codon_codes(seq)
+    codes_f = codon_indices(seq)
     rc = reverse_complement(seq)
-    codes_r = codon_codes(rc)
+    codes_r = codon_indices(rc)
     groups: list[StopGroup] = []
     for strand, s, codes in (("+", seq, codes_f), ("-", rc, codes_r)):
         is_start = _mask(codes, starts)

@@ -360,7 +360,7 @@ def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, trans
         models = load_prok_models(model, tis_model, device=device, batch_size=batch_size)
     opts = ProkOptions(table=11 if translation_table == "auto" else translation_table, closed=closed, min_length=min_length,
                        min_edge_length=min_edge_length, allow_ctg=ctg, seed=seed, models=models)
-    records = list(read_fasta(input))
+    records = list(read_fasta(input, iupac=True))  # TAR, TRA... are certain stops (genannot.prok.orfs)
     table_note = str(opts.table)
     if translation_table == "auto":
         table, density = infer_table(records, opts)
