@@ -658,6 +658,23 @@ def test_partial_genes_at_sequence_ends_and_edge_cases(params, tmp_path, gff3_va
     assert decode_heuristic("chr", "", np.zeros((0, 2, 5), np.float32), params) == []
 
 
+def test_partial_genes_need_a_floor_of_cds_too(params):
+    """A gene cut by the record's edge keeps only its CDS inside the record: under `min_partial_cds` it is noise
+    (a few codons), at or over it a real partial gene."""
+    b = Builder(21)
+    b.intergenic(1000)
+    g = b.gene("+", [150, 201], introns=[300])
+    b.intergenic(1500)
+    probs = tracks_for(b.genes, len(b.seq))
+    last_exon_end = g.transcripts[0].cds[-1][1]
+    for kept in (45, 75):
+        cut = last_exon_end - kept  # 0-based: the record starts `kept` bases before the CDS end
+        genes = decode_record("chr", b.seq[cut:], params, probs[cut:])
+        assert [(x.partial, x.transcripts[0].cds) for x in genes] == ([] if kept < 60 else [("10", [(1, kept)])])
+        genes = decode_record("chr", b.seq[cut:], params, probs[cut:], min_partial_cds=30)
+        assert [(x.partial, x.transcripts[0].cds) for x in genes] == [("10", [(1, kept)])]
+
+
 def test_runtime_sanity(params):
     seq = Builder(13).random(60_000)
     t = time.perf_counter()

@@ -131,6 +131,7 @@ class DecodeOptions:
     min_n_run: int = 1000  # N runs at least this long split the sequence
     chunk: int = 2048  # positions per emission chunk
     min_cds: int = 90  # coding genes with less CDS are dropped
+    min_partial_cds: int = 60  # the same for genes cut by a record or contig edge (Prodigal's edge minimum)
     min_lnc: int = 200  # lncRNAs with a shorter spliced length are dropped (the GENCODE definition)
 
 
@@ -846,7 +847,7 @@ class _Stitcher:
         cds = [(off + s + 1, off + e) for s, e in _runs(tab.cds[seg])] if coding else []
         st = "+" if tab.strand[seg[0]] == 1 else "-"
         n_cds = sum(e - s + 1 for s, e in cds)
-        if coding and n_cds < hmm.opt.min_cds and not (left_open or right_open):
+        if coding and n_cds < (hmm.opt.min_partial_cds if left_open or right_open else hmm.opt.min_cds):
             return None
         if not coding and sum(e - s + 1 for s, e in exons) < hmm.opt.min_lnc:
             return None

@@ -200,7 +200,9 @@ def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice
     held = _first(records, MAX_BP)
     sample = [(rec_id, seq[0 : min(len(seq), MAX_BP)]) for rec_id, seq in held]
 
-    opts = {"splice_filter": splice_filter, "softmask_penalty": softmask_penalty, **SIGNAL_ONLY}
+    # min_partial_cds 0: a gene cut by a contig edge is coding sequence to learn from, however little of it the
+    # contig holds; the floor is for the genes reported
+    opts = {"splice_filter": splice_filter, "softmask_penalty": softmask_penalty, "min_partial_cds": 0, **SIGNAL_ONLY}
     trained, report = self_train(params, sample, functools.partial(decode_in_shares, pool, opts=opts))
     log.info("self-training: %s", report.reason)
     note = f"{'used' if trained else 'not used'} ({report.reason})"
