@@ -136,6 +136,12 @@ def _genetic_code(ctx: click.Context, param: click.Parameter, value: str) -> int
         raise click.BadParameter(f"{value!r} is neither an NCBI genetic code number nor 'auto'") from None
 
 
+def _model_files(*models: str | None) -> list[str]:
+    """The files of the model directories given as paths (registry names are left to the loader):
+    inputs that an output must not overwrite."""
+    return [str(f) for m in models if m and os.path.isdir(m) for f in Path(m).rglob("*") if f.is_file()]
+
+
 @cli.command()
 @input_argument
 @output_option
@@ -158,7 +164,7 @@ def prok(**kw) -> None:
     from genannot.prok.pipeline import run_prok
 
     outputs = {"-o": kw["output"], "--proteins": kw["proteins"], "--genes": kw["genes_out"], "--candidates": kw["candidates"]}
-    check_not_inputs(outputs, [kw["input"]])
+    check_not_inputs(outputs, [kw["input"], *_model_files(kw["model"], kw["tis_model"])])
     run_prok(command_line=_command_line(), **kw)
 
 
@@ -185,7 +191,7 @@ def euk(**kw) -> None:
     if prefix is not None and os.path.basename(prefix) in ("", ".", "..", "-"):
         raise InputError(f"--bedgraph {prefix!r}: give a file name prefix, e.g. out/sample for out/sample.<track>.bedgraph.gz")
     tracks = {f"--bedgraph ({name})": path for name, path in (track_paths(prefix) if prefix else {}).items()}
-    check_not_inputs({"-o": kw["output"], "--proteins": kw["proteins"], **tracks}, [kw["input"]])
+    check_not_inputs({"-o": kw["output"], "--proteins": kw["proteins"], **tracks}, [kw["input"], *_model_files(kw["model"])])
     run_euk(command_line=_command_line(), **kw)
 
 

@@ -58,6 +58,32 @@ def test_output_that_is_an_input_is_refused(files, capsys, argv):
 
 
 @pytest.mark.parametrize(
+    "kind,argv",
+    [
+        ("euk-seg-small", ["euk", "in.fa", "--model", "m", "-o", "m/config.json"]),
+        ("euk-seg-small", ["euk", "in.fa", "--model", "m", "-o", "out.gff3", "--proteins", "m/genemodel.npz"]),
+        ("prok-cds-small", ["prok", "in.fa", "--model", "m", "-o", "m/model.safetensors"]),
+        ("prok-tis-small", ["prok", "in.fa", "--tis-model", "m", "-o", "out.gff3", "--genes", "./m/vocab.txt"]),
+    ],
+)
+def test_output_that_is_a_model_file_is_refused(files, capsys, kind, argv):
+    shutil.copytree(WEIGHTS / kind, files / "m")
+    before = {f.name: f.read_bytes() for f in (files / "m").iterdir()}
+    assert main(argv) == 2
+    assert "would overwrite the input" in _error(capsys)
+    assert {f.name: f.read_bytes() for f in (files / "m").iterdir()} == before
+    assert not (files / "out.gff3").exists()
+
+
+@pytest.mark.parametrize("kind", ["prok", "euk"])
+def test_failed_training_leaves_no_output_directory(files, capsys, kind):
+    (files / "other.gff3").write_text(GFF3.replace("chr1", "chrX"))
+    assert main(["train", kind, "--genome", "in.fa", "--annotation", "other.gff3", "-o", "new/model"]) == 2
+    assert "chrX" in _error(capsys)
+    assert not (files / "new").exists()
+
+
+@pytest.mark.parametrize(
     "argv,declared",
     [
         (["prok", "in.fa", "--model", str(WEIGHTS / "prok-tis-small")], "prok-tis"),

@@ -625,7 +625,6 @@ def run_train_euk(
         if epochs is not None:
             settings["epochs"] = epochs
         settings.update(seed=seed, holdout=holdout, genomes=[str(g) for g in genomes], annotations=[str(a) for a in annotations])
-    out.mkdir(parents=True, exist_ok=True)
     dev = select_device(device)
     torch.manual_seed(seed)
 
@@ -633,6 +632,7 @@ def run_train_euk(
     train_regions, val_regions, unsup_regions = split_regions(data, settings.get("holdout"))
     if not train_regions:
         raise InputError("no annotated sequence left for training (check the annotation's seqids and --holdout)")
+    out.mkdir(parents=True, exist_ok=True)  # only now: a bad input leaves no empty directory behind
     fit_gene_model(genomes, annotations, settings.get("holdout"), out)
     train_bp = sum(r.end - r.start for r in train_regions)
     log.info("training on %.2f Mb of annotated sequence (%d regions); validation %.2f Mb", train_bp / 1e6, len(train_regions), sum(r.end - r.start for r in val_regions) / 1e6)

@@ -327,6 +327,13 @@ def run_train_prok(
     log.info("building datasets from %d genome(s)", len(genomes))
     ds = build_datasets(genomes, annotations, table=translation_table, seed=seed)
     train_tags, valid_tags, split_info = _split(ds)
+    examples = {}  # checked before anything is written: a failed run leaves no checkpoint to trip over
+    for task in TASKS:
+        get = ds.cds if task == "cds" else ds.tis
+        train_ex, valid_ex = (get(train_tags), get(valid_tags)) if valid_tags else _random_tenth(get(), seed, TASKS.index(task))
+        if not train_ex or len({e.label for e in train_ex}) < 2:
+            raise InputError(f"the {task.upper()} training set needs positive and negative examples; check the annotation matches the genome")
+        examples[task] = train_ex, valid_ex
     ckpt.mkdir(parents=True, exist_ok=True)
     if not resume:
         state_file.write_text(json.dumps({"args": args, "done": []}, indent=2))
@@ -334,13 +341,7 @@ def run_train_prok(
     tokenizer = KmerTokenizer(dnabert_vocab(KMER))
     results: dict[str, dict] = {}
     for task in TASKS:
-        get = ds.cds if task == "cds" else ds.tis
-        if valid_tags:
-            train_ex, valid_ex = get(train_tags), get(valid_tags)
-        else:
-            train_ex, valid_ex = _random_tenth(get(), seed, TASKS.index(task))
-        if not train_ex or len({e.label for e in train_ex}) < 2:
-            raise InputError(f"the {task.upper()} training set needs positive and negative examples; check the annotation matches the genome")
+        train_ex, valid_ex = examples[task]
         if task in state["done"] and (out / task).is_dir():
             log.info("%s: already trained (%s)", task.upper(), out / task)
             continue
