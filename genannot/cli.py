@@ -138,8 +138,9 @@ def _genetic_code(ctx: click.Context, param: click.Parameter, value: str) -> int
 
 def _model_files(*models: str | None) -> list[str]:
     """The files of the model directories given as paths (registry names are left to the loader):
-    inputs that an output must not overwrite."""
-    return [str(f) for m in models if m and os.path.isdir(m) for f in Path(m).rglob("*") if f.is_file()]
+    inputs that an output must not overwrite. A model directory is flat (config.json, weights, vocabulary), so
+    only its own entries are listed: a wrong --model such as a home directory is not walked."""
+    return [str(f) for m in models if m and os.path.isdir(m) for f in Path(m).iterdir() if f.is_file()]
 
 
 @cli.command()
