@@ -46,7 +46,7 @@ from euk_loo import DATA, load  # noqa: E402
 from euk_unseen import OPTS, prior_without  # noqa: E402
 
 from genannot.euk.genemodel import GeneModelParams  # noqa: E402
-from genannot.euk.pipeline import decode_in_shares  # noqa: E402
+from genannot.euk.pipeline import SELF_TRAINING, decode_in_shares  # noqa: E402
 from genannot.euk.repeats import masked, repeated_kmers  # noqa: E402
 from genannot.euk.selftrain import self_train  # noqa: E402
 from genannot.eval.metrics import eval_euk  # noqa: E402
@@ -85,6 +85,7 @@ def main() -> int:
     print("|---|---|---:|---|---:|---:|---|")
     with OrderedPool(args.threads) as pool:
         decode = functools.partial(decode_in_shares, pool, opts=OPTS)
+        train_decode = functools.partial(decode_in_shares, pool, opts={**OPTS, **SELF_TRAINING})  # as `genannot euk` self-trains
         for species, pieces in PIECES.items():
             fasta = next((DATA / species).glob("*.fa.gz"))
             records = {r.id: r.seq for r in read_fasta(str(fasta))}
@@ -99,7 +100,7 @@ def main() -> int:
                 scored = [(rid, masked(seq, repeats)) for rid, seq in sample]
                 truth = {rid: ref.get(rid, []) for rid in piece}
                 before = eval_euk(decode(prior, scored), truth, ["mRNA"])["cds"]["f1"]
-                trained, report = self_train(prior, sample, decode, **settings)
+                trained, report = self_train(prior, sample, train_decode, **settings)
                 after = eval_euk(decode(trained, scored), truth, ["mRNA"])["cds"]["f1"] if trained else before
                 print(f"| {species} | {'+'.join(piece)} | {report.sample_bp / 1e6:.2f} | {name} | {before:.3f} | {after:.3f} | "
                       f"{'used' if trained else 'kept the prior'}: {report.reason} |", flush=True)

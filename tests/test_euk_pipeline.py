@@ -240,7 +240,8 @@ def test_self_training_sample_decoded_in_shares_gives_what_it_gives_whole(monkey
     records = iter([(i, SpooledSequence([FastaChunk(0, s)])) for i, s in sample])
     with OrderedPool(2) as pool:
         pipeline._self_trained(params, records, True, 0.15, pool)
-    assert seen["shares"] == decode_records(sample, params, splice_filter=True, softmask_penalty=0.15, **pipeline.SIGNAL_ONLY)
+    assert seen["shares"] == decode_records(sample, params, splice_filter=True, softmask_penalty=0.15, **pipeline.SIGNAL_ONLY,
+                                              **pipeline.SELF_TRAINING)
     assert sum(map(len, seen["shares"].values())) >= 6
 
 

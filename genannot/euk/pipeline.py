@@ -55,6 +55,9 @@ OVERLAP = 2048  # window edges discarded when stitching
 TRANSLATION_TABLE = 1  # standard code for nuclear genes
 CPU_WINDOWS = 8  # 'auto' batch on CPU: throughput is flat beyond a few windows, memory is not (U-Net activations)
 SIGNAL_ONLY = {"utr": False, "lnc": False, "joint_strands": True}  # decoding without network tracks
+# self-training's decoding on top of that: a gene cut by a contig edge is coding sequence to learn from, however
+# little of it the contig holds (the partial-gene floor is for the genes reported)
+SELF_TRAINING = {"min_partial_cds": 0}
 GROUP_BP = 2_000_000  # without network tracks, consecutive records up to this many bases (/ workers) are decoded together
 GROUP_SPACER = GC_WINDOW // 2  # ... each counted this much longer (decode_records' longest N spacer)
 OWN_SOFTMASK = 0.005  # an input with this share of lowercase bases (and not all of them) is soft-masked already
@@ -200,9 +203,7 @@ def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice
     held = _first(records, MAX_BP)
     sample = [(rec_id, seq[0 : min(len(seq), MAX_BP)]) for rec_id, seq in held]
 
-    # min_partial_cds 0: a gene cut by a contig edge is coding sequence to learn from, however little of it the
-    # contig holds; the floor is for the genes reported
-    opts = {"splice_filter": splice_filter, "softmask_penalty": softmask_penalty, "min_partial_cds": 0, **SIGNAL_ONLY}
+    opts = {"splice_filter": splice_filter, "softmask_penalty": softmask_penalty, **SIGNAL_ONLY, **SELF_TRAINING}
     trained, report = self_train(params, sample, functools.partial(decode_in_shares, pool, opts=opts))
     log.info("self-training: %s", report.reason)
     note = f"{'used' if trained else 'not used'} ({report.reason})"
