@@ -10,7 +10,8 @@ import pytest
 
 from genannot.errors import InputError
 from genannot.io.seqout import reverse_complement
-from genannot.prok.orfs import EDGE, MIN_N_RUN, StopGroup, codon_sets, find_stop_groups, orf_sequence, translate
+from genannot.prok.orfs import EDGE, MIN_N_RUN, StopGroup, codon_sets, find_stop_groups, orf_sequence
+from genannot.io.seqout import translate
 
 IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT", "M": "AC",
          "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT"}
@@ -81,7 +82,7 @@ def test_simple_orfs_both_strands():
     left = 9 + 96 + 12
     assert m.stop == left and m.starts == (left + 102 - 1,)
     assert orf_sequence(seq, m, m.starts[0]) == "ATG" + "GCT" * 32 + "TGA"
-    assert translate(orf_sequence(seq, m, m.starts[0])) == "M" + "A" * 32 + "*"
+    assert translate(orf_sequence(seq, m, m.starts[0])) == "M" + "A" * 32
 
 
 def test_nested_starts_longest_first():
@@ -163,7 +164,7 @@ def test_iupac_certain_stop_ends_an_orf(stop):
     for s, strand in ((seq, "+"), (rc(seq), "-")):
         (g,) = [g for g in find_stop_groups(s, closed=True) if g.strand == strand and "ATG" in g.start_codons]
         assert g.length(g.starts[0]) == 3 + 120 + 3
-        assert translate(orf_sequence(s, g, g.starts[0])) == "M" + "A" * 40 + "*"
+        assert translate(orf_sequence(s, g, g.starts[0])) == "M" + "A" * 40
 
 
 @pytest.mark.parametrize("codon,table", [("TAN", 11), ("TRR", 11), ("NNN", 11), ("TRA", 4)])
@@ -175,13 +176,8 @@ def test_ambiguous_stop_or_sense_is_read_through(codon, table):
     assert g.length(g.starts[0]) == len(body)
 
 
-def test_translate_ambiguous_codons():
-    assert translate("ATGCTNGGNYTRTANTAR") == "MLGLX*"
-    assert translate("GTGAAATGA", table=4, initial_met=False) == "VKW"
-
-
 def test_stop_or_sense_tables_end_orfs_without_warning():
-    """Tables 27, 28 and 31: codons that are stop or sense (NCBI) end ORFs, and translate as '*'."""
+    """Tables 27, 28 and 31: codons that are stop or sense (NCBI) end ORFs (and --proteins stops there)."""
     for table, stop in ((27, "TGA"), (28, "TAA"), (31, "TAG")):
         body = "ATG" + "GCA" * 40 + stop
         seq = "GGG" + body + "GCA" * 10
@@ -190,7 +186,7 @@ def test_stop_or_sense_tables_end_orfs_without_warning():
             groups = find_stop_groups(seq, table=table, closed=True)
             (g,) = [g for g in groups if g.strand == "+" and "ATG" in g.start_codons]
             assert g.length(g.starts[0]) == len(body)
-            assert translate(orf_sequence(seq, g, g.starts[0]), table=table) == "M" + "A" * 40 + "*"
+            assert translate(orf_sequence(seq, g, g.starts[0]), table=table) == "M" + "A" * 40
 
 
 def shifted(groups, off):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from genannot.errors import InputError
-from genannot.io.seqout import N_CODONS, codon_indices, codon_table, reverse_complement, stop_codons
+from genannot.io.seqout import N_CODONS, codon_indices, reverse_complement, stop_codons
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +91,6 @@ def codon_sets(table: int = 11, allow_ctg: bool = False) -> tuple[tuple[str, ...
     if allow_ctg:
         starts.append("CTG")
     return tuple(starts), tuple(sorted(t.stop_codons))
-
-
-def translate(nt: str, table: int = 11, *, initial_met: bool = True) -> str:
-    """Protein of an ORF (stop codon -> '*'); the first codon is M when `initial_met` (alternative starts).
-    Ambiguous codons read as in --proteins (genannot.io.seqout.codon_table): CTN is L, TAR '*', TAN X."""
-    n = len(nt) - len(nt) % 3
-    aa = codon_table(table)[codon_indices(nt[:n], 3)].tobytes().decode("ascii")
-    if initial_met and aa and aa[0] != "*":
-        aa = "M" + aa[1:]
-    return aa
 
 
 # ---------------------------------------------------------------- sequence helpers
