@@ -629,28 +629,32 @@ class _Engine:
             self.fill[e, : len(j.fill)] = j.fill
 
     def buffers(self, rows: int, B: int) -> tuple[np.ndarray, ...]:
-        """The emissions, jump_sums' sums and its work buffers of a chunk of up to `rows` steps in B lanes:
-        allocated once a run (fresh memory for every chunk cost more than the sums)."""
-        return (np.empty((rows + self.D, B, self.S)), np.empty((rows, self.n_sums, B)),
-                np.empty((rows + self.D + 1, len(self.const_states), B)), np.empty((len(self.c_states), 3, rows + self.D + 1, B)))
+        """The emissions, jump_sums' sums, its work buffers, the jumps' signal terms and the running stop
+        counts of a chunk of up to `rows` steps in B lanes: allocated once a run (fresh memory for every
+        chunk cost more than the sums)."""
+        D = self.D
+        return (np.empty((rows + D, B, self.S)), np.empty((rows, self.n_sums, B)),
+                np.empty((rows + D + 1, len(self.const_states), B)), np.empty((len(self.c_states), 3, rows + D + 1, B)),
+                np.empty((len(self.term_keys), rows, B), dtype=np.float32),
+                np.empty((len(self.check_names), rows + D + 3, B), dtype=np.int64))
 
     def chunk_scores(self, data: "_Spans", c0: int, c1: int, bufs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
         """(emissions, sums): the emissions (steps c0 .. c1 + D - 1, lanes, states), with the stop check of
         codons completed on arrival, and the jump sums (jump_sums) of the jumps departing at steps
         c0 .. c1 - 1; both in the buffers `bufs` (from `buffers`)."""
         C, D, B = c1 - c0, self.D, data.B
-        emit_buf, sums_buf, cum, cum_y = bufs
+        emit_buf, sums_buf, cum, cum_y, terms, bad = bufs  # jump_sums reads terms and bad at steps < C only
         emit = data.emissions(c0, c1 + D, self.M, emit_buf[: C + D])
         sums = sums_buf[:C]
-        terms = np.zeros((len(self.term_keys), C, B), dtype=np.float32)
         for k, (name, off) in enumerate(self.term_keys):
-            terms[k] = data.sig(name, c0 + off, c1 + off)
+            terms[k, :C] = data.sig(name, c0 + off, c1 + off)
         chk = {name: data.sig(name, c0, c1 + D) for name in {*self.check_names, *self.chk_rows}}  # in-frame stop checks
-        bad = np.zeros((len(self.check_names), C + D + 3, B), dtype=np.int64)  # running counts of stop codons per frame
+        counts = bad[:, : C + D + 3]  # running counts of stop codons per frame
+        counts[:, :3] = 0
         for k, name in enumerate(self.check_names):
-            bad[k, 3:] = chk[name] <= LOW / 2
+            counts[k, 3:] = chk[name] <= LOW / 2
             for r in range(3):
-                bad[k, r::3] = np.cumsum(bad[k, r::3], axis=0)
+                counts[k, r::3] = np.cumsum(counts[k, r::3], axis=0)
         jump_sums(emit, self.const_states, self.const_state, self.jd, self.jstrand, self.jk0, self.c_states, self.term_idx, terms,
                   self.check_idx, self.check_f0, self.check_f1, bad, self.sum_of, LOW, sums, cum, cum_y)
         # arriving at codon position 2 (the jumps above check their own codons): no stop codon
