@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import functools
 import sys
 from pathlib import Path
 
@@ -43,10 +42,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from euk_loo import DATA, load  # noqa: E402
-from euk_unseen import OPTS, prior_without  # noqa: E402
+from euk_unseen import decoders, prior_without  # noqa: E402
 
 from genannot.euk.genemodel import GeneModelParams  # noqa: E402
-from genannot.euk.pipeline import SELF_TRAINING, decode_in_shares  # noqa: E402
 from genannot.euk.repeats import masked, repeated_kmers  # noqa: E402
 from genannot.euk.selftrain import self_train  # noqa: E402
 from genannot.eval.metrics import eval_euk  # noqa: E402
@@ -84,8 +82,7 @@ def main() -> int:
     print("| species | piece | Mb | signal models | CDS-exon F1 | self-trained | self-training |")
     print("|---|---|---:|---|---:|---:|---|")
     with OrderedPool(args.threads) as pool:
-        decode = functools.partial(decode_in_shares, pool, opts=OPTS)
-        train_decode = functools.partial(decode_in_shares, pool, opts={**OPTS, **SELF_TRAINING})  # as `genannot euk` self-trains
+        decode, train_decode = decoders(pool)
         for species, pieces in PIECES.items():
             fasta = next((DATA / species).glob("*.fa.gz"))
             records = {r.id: r.seq for r in read_fasta(str(fasta))}

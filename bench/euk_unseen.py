@@ -85,6 +85,13 @@ AUGUSTUS_SPECIES = {"celegans": "caenorhabditis", "dmelanogaster": "fly"}
 PEER_OUT = ROOT / "bench" / "out" / "euk" / "unseen"
 
 
+def decoders(pool: OrderedPool) -> tuple:
+    """(decode, train_decode) on the pool's workers: `genannot euk`'s decoding with the signal models alone, and
+    the same as `genannot euk` self-trains with it (SELF_TRAINING)."""
+    return (functools.partial(decode_in_shares, pool, opts=OPTS),
+            functools.partial(decode_in_shares, pool, opts={**OPTS, **SELF_TRAINING}))
+
+
 def prior_without(data: dict[str, list], species: str) -> GeneModelParams:
     """Signal models fitted on every training genome but `species` (and the held-out human chr9 slice)."""
     return GeneModelParams.from_genes([p for other, ps in data.items() if other not in (species, "chr9") for p in ps],
@@ -117,8 +124,7 @@ def main() -> int:
     print("| species | signal models | CDS-exon F1 | intron F1 | self-trained CDS-exon F1 | intron F1 | self-training | s/Mb |")
     print("|---|---|---:|---:|---:|---:|---|---:|")
     with OrderedPool(args.threads) as pool:
-        decode = functools.partial(decode_in_shares, pool, opts=OPTS)
-        train_decode = functools.partial(decode_in_shares, pool, opts={**OPTS, **SELF_TRAINING})  # as `genannot euk` self-trains
+        decode, train_decode = decoders(pool)
         for species in args.species.split(","):
             fasta = next((DATA / species).glob("*.fa.gz"))
             sample = [(r.id, r.seq) for r in read_fasta(str(fasta))]  # every record, as `genannot euk` reads it
