@@ -166,6 +166,9 @@ def test_fit_save_load_roundtrip(tmp_path, params):
     np.testing.assert_allclose(back.coding, params.coding, atol=1e-6)
     assert back.donor_pairs == params.donor_pairs and back.stats == params.stats and back.exon_types is False
     assert GeneModelParams.load(replace(params, exon_types=True).save(tmp_path / "typed")).exon_types is True
+    assert back.leader_share == 0
+    led = GeneModelParams.load(replace(params, leader_share=0.6, leader_length=25.5).save(tmp_path / "led"))
+    assert (led.leader_share, led.leader_length) == (0.6, 25.5)
     for k, v in params.lengths.items():
         assert np.array_equal(back.lengths[k], v)
     codes = encode(training_genome(7, 3).seq)
@@ -415,6 +418,33 @@ def test_exon_types_decode_every_exon_type_on_both_strands(params):
         assert structure(genes) == structure(b.genes), typed
         for g in genes:
             check_orf(b.seq, g)
+
+
+def test_genes_may_start_at_a_spliced_leaders_acceptor(params, tmp_path, gff3_validate):
+    """With `leader_share`, a gene's first exon may begin at a splice acceptor upstream of its start codon (a
+    trans-spliced leader, or a 5'UTR intron's end): the 5'UTR piece is called on both strands, the CDS as without."""
+    from genannot.io.gff3 import Gff3Writer
+
+    acceptor = "TTTTCCTTTCAG"  # the planted introns' 3' end
+    b = Builder(13)
+    for strand, pieces in (("+", [150, 201]), ("-", [222, 180]), ("+", [303])):
+        b.intergenic(3000)
+        if strand == "+":
+            b.add(acceptor)
+        b.gene(strand, pieces, utr5=24, introns=[200] * (len(pieces) - 1))
+        if strand == "-":
+            b.add(reverse_complement(acceptor))
+    b.intergenic(3000)
+    led = decode_record("chr", b.seq, replace(params, leader_share=0.6, leader_length=24))
+    assert structure(led) == structure(b.genes)
+    plain = decode_record("chr", b.seq, params)
+    assert [g.transcripts[0].cds for g in plain] == [g.transcripts[0].cds for g in b.genes]
+    assert all(g.transcripts[0].exons == g.transcripts[0].cds for g in plain)
+    path = tmp_path / "leaders.gff3"
+    with open(path, "w") as fh:
+        Gff3Writer(fh, ["#test"]).write_record("chr", len(b.seq), led)
+    gff3_validate(path)
+    assert path.read_text().count("\tfive_prime_UTR\t") == 3
 
 
 def planted(seed: int = 11) -> Builder:

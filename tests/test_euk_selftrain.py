@@ -9,7 +9,7 @@ import pytest
 from genannot.euk.decode import decode_record, decode_records
 from genannot.euk.genemodel import GeneModelParams, encode
 from genannot.features import Gene, Transcript
-from genannot.euk.selftrain import (CODING_ORDER, FINAL_CODING_ORDER, FOREIGN_GAIN, INTRON_POOR_TRIM, INTRON_TRIM, POOLED_LENGTHS,
+from genannot.euk.selftrain import (CODING_ORDER, FINAL_CODING_ORDER, FOREIGN_GAIN, INTRON_POOR_TRIM, INTRON_TRIM, LEADER_PROBE, POOLED_LENGTHS,
                                     SITE_TRIM, SPLICE_WEIGHT, _fit, _strongest_sites, held_out_coding_gain, long_orfs, self_train)
 from genannot.io.seqout import reverse_complement
 from genannot.models.registry import resolve_model
@@ -147,9 +147,15 @@ def test_intron_lengths_and_splice_sites_leave_out_the_longest_predicted_introns
     assert not np.allclose(fitted.donor.logp, every.donor.logp)
 
 
+def _without_utrs(genes: list[Gene]) -> list[Gene]:
+    return [Gene(g.seqid, g.strand, g.id, [Transcript(t.id, t.biotype, exons=list(t.cds), cds=list(t.cds)) for t in g.transcripts])
+            for g in genes]
+
+
 def test_an_intron_rich_genomes_splice_sites_are_fitted_last_on_the_final_models_genes_without_the_weakest(prior: GeneModelParams) -> None:
-    """Once the rounds settle, an intron-rich genome is decoded once more with the final models, and its splice
-    sites are fitted on those genes but the SITE_TRIM share holding the weakest introns under those models."""
+    """Once the rounds settle, an intron-rich genome is decoded once more with the final models (after a decoding
+    that offers the leader path finds few genes taking it: no trans-splicing), and its splice sites are fitted on
+    those genes but the SITE_TRIM share holding the weakest introns under those models."""
     from test_euk_decode import training_genome
 
     b = training_genome(3, 150)
@@ -158,11 +164,12 @@ def test_an_intron_rich_genomes_splice_sites_are_fitted_last_on_the_final_models
 
     def decode(params: GeneModelParams, sample: list) -> dict:
         calls.append(params)
-        return {"chr": final_genes if len(calls) == 3 else b.genes}
+        return {"chr": final_genes if len(calls) == 4 else _without_utrs(b.genes)}
 
     sample = [("chr", b.seq)]
     params, report = self_train(prior, sample, decode, min_orf=150, min_orfs=5, min_density=0, min_genes=40, rounds=2)
-    assert report.used and len(calls) == 3 and "re-fitted on the final models' " in report.reason, report
+    assert report.used and len(calls) == 4 and "re-fitted on the final models' " in report.reason, report
+    assert calls[2].leader_share == LEADER_PROBE and calls[3].leader_share == 0 == params.leader_share
     kept = _strongest_sites(sample, {"chr": final_genes}, calls[-1], SITE_TRIM)
     assert 0 < len(kept["chr"]) < len(final_genes)
     sites, _, _ = _fit(prior, sample, kept, FINAL_CODING_ORDER, pairwise=True)
@@ -170,6 +177,45 @@ def test_an_intron_rich_genomes_splice_sites_are_fitted_last_on_the_final_models
     np.testing.assert_allclose(params.acceptor.logp, sites.acceptor.logp)
     assert params.donor_pairs == sites.donor_pairs and params.splice_weight == SPLICE_WEIGHT
     np.testing.assert_allclose(params.coding, calls[-1].coding)  # the rest: the final models'
+
+
+def test_a_genome_whose_genes_mostly_start_at_an_acceptor_decodes_with_a_leader_path(prior: GeneModelParams) -> None:
+    """Where most of the final models' genes take the leader path when it is offered (LEADER_PROBE), the genome is
+    decoded with it at the share and mean 5'UTR length those genes show, and its splice sites are fitted on them."""
+    from test_euk_decode import training_genome
+
+    b = training_genome(3, 150)
+    plain = _without_utrs(b.genes)
+    led = [g if i % 4 else plain[i] for i, g in enumerate(_with_leaders(b.genes, 20))]  # 3 in 4 start at an acceptor
+    calls: list = []
+
+    def decode(params: GeneModelParams, sample: list) -> dict:
+        calls.append(params)
+        return {"chr": led if len(calls) == 3 else plain}
+
+    sample = [("chr", b.seq)]
+    params, report = self_train(prior, sample, decode, min_orf=150, min_orfs=5, min_density=0, min_genes=40, rounds=2)
+    assert report.used and len(calls) == 3 and "75% of them starting at a splice acceptor" in report.reason, report
+    share = sum(1 for i in range(len(led)) if i % 4) / len(led)
+    assert calls[2].leader_share == LEADER_PROBE and params.leader_share == pytest.approx(share) and params.leader_length == 20
+    kept = _strongest_sites(sample, {"chr": led}, calls[-1], SITE_TRIM)
+    sites, _, _ = _fit(prior, sample, kept, FINAL_CODING_ORDER, pairwise=True)
+    np.testing.assert_allclose(params.acceptor.logp, sites.acceptor.logp)
+
+
+def _with_leaders(genes: list[Gene], length: int) -> list[Gene]:
+    """`genes` with their first exon reaching `length` nt upstream of the start codon."""
+    out = []
+    for g in genes:
+        t = g.transcripts[0]
+        cds = sorted(t.cds)
+        exons = [list(x) for x in cds]
+        if g.strand == "+":
+            exons[0][0] -= length
+        else:
+            exons[-1][1] += length
+        out.append(Gene(g.seqid, g.strand, g.id, [Transcript(t.id, t.biotype, exons=[tuple(x) for x in exons], cds=cds)]))
+    return out
 
 
 def test_an_intron_poor_genome_fits_intron_lengths_to_its_shorter_predicted_introns(prior: GeneModelParams) -> None:

@@ -325,6 +325,11 @@ class GeneModelParams:
     acceptor_pairwise: PairwiseSiteModel | None = None
     pairwise_weight: float = PAIRWISE_WEIGHT
     exon_types: bool = False  # decode CDS exons with a length model per type (genannot.euk.decode; set by self-training)
+    # share of coding genes whose start-codon exon begins at a splice acceptor (a trans-spliced leader's, or a 5'UTR
+    # intron's), and the mean 5'UTR length from that acceptor to the start codon (genannot.euk.decode; 0: no such
+    # path; set by self-training, genannot.euk.selftrain)
+    leader_share: float = 0.0
+    leader_length: float = 30.0
 
     @property
     def coding_order(self) -> int:
@@ -449,6 +454,8 @@ class GeneModelParams:
             "splice_weight": self.splice_weight,
             "pairwise_weight": self.pairwise_weight,
             "exon_types": self.exon_types,
+            "leader_share": self.leader_share,
+            "leader_length": self.leader_length,
         }
         arrays = {
             "log_bg": self.log_bg, "donor": self.donor.logp, "acceptor": self.acceptor.logp, "start": self.start.logp,
@@ -499,6 +506,7 @@ class GeneModelParams:
             donor_pairwise=PairwiseSiteModel.from_arrays(arr, "donor_pw"),
             acceptor_pairwise=PairwiseSiteModel.from_arrays(arr, "acceptor_pw"),
             pairwise_weight=float(meta.get("pairwise_weight", PAIRWISE_WEIGHT)), exon_types=bool(meta.get("exon_types", False)),
+            leader_share=float(meta.get("leader_share", 0.0)), leader_length=float(meta.get("leader_length", 30.0)),
         )
 
     # ------------------------------------------------------------------ fitting
