@@ -26,6 +26,10 @@ from genannot.io.atomic import check_not_inputs
 
 log = logging.getLogger("genannot")
 
+MAX_THREADS = 1024  # --threads beyond this fail to start (OpenMP's threads, the worker processes)
+MAX_ORF_LENGTH = 100_000_000  # --min-length / --min-edge-length (nt)
+TRAPPED_SIGNALS = ("SIGTERM", "SIGHUP")  # end a run as Ctrl-C does: outputs not yet complete are removed
+
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
     from genannot.runtime.logs import log_to_stderr
@@ -46,7 +50,7 @@ def common(f: Callable) -> Callable:
 
     @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
     @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
-    @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True, help="CPU threads (0 = all cores).")
+    @click.option("--threads", type=click.IntRange(min=0, max=MAX_THREADS), default=0, show_default=True, help="CPU threads (0 = all cores).")
     @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
     @functools.wraps(f)
     def wrapper(*args, verbose: int, quiet: bool, threads: int, seed: int, **kwargs):
@@ -152,8 +156,9 @@ def _model_files(*models: str | None) -> list[str]:
 @click.option("-g", "--translation-table", default="auto", show_default=True, callback=_genetic_code,
               help="NCBI genetic code, or 'auto': 4 where it lets genes cover clearly more of the input than 11 (UGA = Trp: Mycoplasma).")
 @click.option("--closed", is_flag=True, help="No genes running off contig ends.")
-@click.option("--min-length", type=click.IntRange(min=30), default=90, show_default=True, help="Minimum ORF length (nt).")
-@click.option("--min-edge-length", type=click.IntRange(min=30), default=60, show_default=True, help="Minimum partial ORF length at contig edges.")
+@click.option("--min-length", type=click.IntRange(min=30, max=MAX_ORF_LENGTH), default=90, show_default=True, help="Minimum ORF length (nt).")
+@click.option("--min-edge-length", type=click.IntRange(min=30, max=MAX_ORF_LENGTH), default=60, show_default=True,
+              help="Minimum partial ORF length at contig edges.")
 @click.option("--ctg", is_flag=True, help="Also allow CTG start codons.")
 @click.option("--proteins", default=None, help="Write protein FASTA here.")
 @click.option("--genes", "genes_out", default=None, help="Write gene (CDS nucleotide) FASTA here.")
@@ -391,17 +396,66 @@ def models_verify(seed: int, names: tuple[str, ...]) -> None:
 # ---------------------------------------------------------------- entry points
 
 
+class _Terminated(BaseException):
+    """A trapped signal (TRAPPED_SIGNALS), raised where the run is, so that open outputs are cleaned up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame) -> None:
+    raise _Terminated(signum)
+
+
+def _trap_signals() -> dict:
+    """Install the TRAPPED_SIGNALS handler; {signal: previous handler} (none off the main thread)."""
+    import signal
+
+    previous = {}
+    for name in TRAPPED_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        try:
+            previous[sig] = signal.signal(sig, _raise_terminated)
+        except ValueError:  # not the main thread: leave signals alone
+            break
+    return previous
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI in-process and return the exit status (never raises for user errors)."""
+    import signal
+
     global _ARGV
     args = list(sys.argv[1:] if argv is None else argv)
     _ARGV = args
+    previous = _trap_signals()
+    try:
+        return _run(args)
+    except _Terminated as e:
+        click.echo(f"genannot: terminated ({signal.Signals(e.signum).name})", err=True)
+        return 128 + e.signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(args: list[str]) -> int:
     try:
         cli.main(args=args, prog_name="genannot", standalone_mode=False)
     except GenannotError as e:
         click.echo(f"genannot: error: {e}", err=True)
         return e.exit_code
     except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.NoArgsIsHelpError as e:  # `genannot` alone: the usage is the answer
+        e.show()
+        return e.exit_code
+    except click.UsageError as e:  # one line, as every other input error
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        click.echo(f"genannot: error: {e.format_message()}{hint}", err=True)
         return e.exit_code
     except click.ClickException as e:
         e.show()

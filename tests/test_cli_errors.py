@@ -185,3 +185,51 @@ def test_train_euk_settings_of_the_right_type_pass_the_check():
     check_settings({"hidden_size": 128, "lr": 1, "window_schedule": [2048, 4096], "softmask": "auto", "signals": True,
                      "mlm_steps": 0, "batch_bp": None, "time_limit_s": 0.5, "init_model": "dir", "no_such": "x"}, DEFAULTS)
     check_settings(json.loads('{"n_outputs": 5, "dropout": 0, "intergenic_keep": 1}'), DEFAULTS)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["prok", "in.fa", "-g", "abc"], ["prok", "in.fa", "--min-length", "10"], ["prok", "in.fa", "--min-length", str(2**64)],
+     ["prok", "in.fa", "--min-edge-length", str(2**64)], ["prok", "in.fa", "--threads", "100000"],
+     ["euk", "in.fa", "--threads", str(2**31)], ["prok", "in.fa", "--format", "bed"], ["euk", "in.fa", "--no-such-option"],
+     ["prok"]],
+)
+def test_bad_option_values_are_one_line(files, capsys, argv):
+    """Click's usage errors come out as one line, as every other input error (not its four-line block)."""
+    assert main([*argv, "-o", "out.gff3"]) == 2
+    assert "--help" in _error(capsys)
+    assert not (files / "out.gff3").exists()
+
+
+@pytest.mark.parametrize("argv", [["eval", "prok", "-", "-"], ["eval", "euk", "-", "-"],
+                                  ["eval", "prok", "ref.gff3", "-", "--verified", "-"]])
+def test_eval_reads_at_most_one_input_from_stdin(files, capsys, argv):
+    assert main(argv) == 2
+    assert "only one input can be read from stdin" in _error(capsys)
+
+
+def test_a_terminating_signal_removes_unfinished_outputs(files, capsys, monkeypatch):
+    """SIGTERM (as `timeout` or a batch scheduler sends) ends a run as Ctrl-C does: its outputs, opened early, are
+    removed, one line says why, the exit status is 128 + the signal, and the previous handler is back."""
+    import signal
+    import time
+
+    import genannot.euk.pipeline as pipeline
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        raise AssertionError("SIGTERM was not trapped")
+
+    def untrapped(signum, frame):  # what runs if main() did not trap the signal (instead of killing the test run)
+        raise AssertionError("SIGTERM reached the handler main() should have replaced")
+
+    monkeypatch.setattr(pipeline, "_self_trained", killed)
+    before = signal.signal(signal.SIGTERM, untrapped)
+    try:
+        assert main(["euk", "in.fa", "-o", "out.gff3", "--proteins", "p.faa", "--threads", "1"]) == 128 + signal.SIGTERM
+        assert capsys.readouterr().err.strip() == "genannot: terminated (SIGTERM)"
+        assert sorted(os.listdir(files)) == ["in.fa", "ref.gff3"]
+        assert signal.getsignal(signal.SIGTERM) is untrapped
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -29,6 +29,13 @@ def parse_region(text: str) -> tuple[str, int, int]:
     return m["seqid"], start, end
 
 
+def _one_stdin(**paths: str | None) -> None:
+    """Refuse more than one input read from stdin ('-'): the first would take all of it."""
+    names = [name for name, path in paths.items() if path == "-"]
+    if len(names) > 1:
+        raise InputError(f"{' and '.join(names)} are both '-': only one input can be read from stdin")
+
+
 def _read(path: str, what: str):
     ann = read_annotation(path)
     if not any(ann.values()):
@@ -52,6 +59,7 @@ def run_eval_prok(pred: str, ref: str, verified: str | None = None, as_json: boo
                   **_ignored) -> dict:
     """Score predicted CDS against reference CDS (and verified starts); write the report."""
     check_writable(output)
+    _one_stdin(PRED=pred, REF=ref, **{"--verified": verified})
     p = read_annotation(pred)  # an empty prediction is a valid (bad) one
     r = _read(ref, "reference")
     v = read_annotation(verified) if verified else None
@@ -70,6 +78,7 @@ def run_eval_euk(pred: str, ref: str, biotypes: Iterable[str] | None = None, reg
                  as_json: bool = False, output: str = "-", **_ignored) -> dict:
     """Score predicted gene models against reference ones; write the report."""
     check_writable(output)
+    _one_stdin(PRED=pred, REF=ref)
     unknown = sorted(set(biotypes or ()) - set(BIOTYPE_GROUPS))
     if unknown:
         raise InputError(f"--biotype {unknown[0]!r}: expected {' or '.join(BIOTYPE_GROUPS)}")
