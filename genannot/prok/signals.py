@@ -255,31 +255,38 @@ def _word_index(w: str) -> int:
     return v
 
 
+def _sd_lookup_tables() -> list[tuple[int, np.ndarray]]:
+    """(k, boolean table over k-mer indices) per SD family, in SD_FAMILIES order."""
+    out = []
+    for _name, k, words in SD_FAMILIES:
+        lut = np.zeros(4**k, dtype=bool)
+        lut[[_word_index(w) for w in words]] = True
+        out.append((k, lut))
+    return out
+
+
+_SD_LUTS = _sd_lookup_tables()
+_SPACER_LO = np.array([lo for lo, _ in SD_SPACERS], dtype=np.int64)[:, None]
+_SPACER_HI = np.array([hi for _, hi in SD_SPACERS], dtype=np.int64)[:, None]
+
+
 def sd_bin_matrix(strand: StrandSeq, starts: np.ndarray) -> np.ndarray:
     """Boolean (len(starts), N_SD_BINS): which SD (family, spacer) bins occur upstream of each start.
-    Bin 0 (no motif) is always set."""
+    Bin 0 (no motif) is always set. Fixed costs kept low, for inputs of many short contigs."""
     starts = np.asarray(starts, dtype=np.int64)
     out = np.zeros((len(starts), N_SD_BINS), dtype=bool)
     out[:, 0] = True
     if len(starts) == 0:
         return out
-    b = 1
-    for _name, k, words in SD_FAMILIES:
+    n_sp = len(SD_SPACERS)
+    for f, (k, lut) in enumerate(_SD_LUTS):
         km = strand.kmers(k)
-        lut = np.zeros(4**k, dtype=bool)
-        lut[[_word_index(w) for w in words]] = True
-        occ = np.zeros(len(km), dtype=np.int64)
-        if len(km):
-            occ = lut[np.maximum(km, 0)] & (km >= 0)
+        occ = lut[np.maximum(km, 0)] & (km >= 0)
         cs = np.concatenate([[0], np.cumsum(occ)])
-        for lo_sp, hi_sp in SD_SPACERS:
-            # motif start q in [p - hi_sp - k, p - lo_sp - k]
-            q0 = starts - hi_sp - k
-            q1 = starts - lo_sp - k
-            q0c = np.clip(q0, 0, len(km))
-            q1c = np.clip(q1 + 1, 0, len(km))
-            out[:, b] = (q1c > q0c) & ((cs[q1c] - cs[q0c]) > 0)
-            b += 1
+        # motif start q in [p - hi_sp - k, p - lo_sp - k], every spacer bin at once
+        q0c = np.minimum(np.maximum(starts - _SPACER_HI - k, 0), len(km))
+        q1c = np.minimum(np.maximum(starts - _SPACER_LO - k + 1, 0), len(km))
+        out[:, 1 + f * n_sp : 1 + (f + 1) * n_sp] = ((q1c > q0c) & ((cs[q1c] - cs[q0c]) > 0)).T
     return out
 
 
