@@ -580,7 +580,7 @@ def self_train(
             params = replace(params, donor_pairwise=final.donor_pairwise, acceptor_pairwise=final.acceptor_pairwise)
     polished = None
     if splice_refit and not ran_away:  # an intron-rich genome: splice sites once more, from the final models' genes, trimmed,
-        # decoded with a leader path on offer, whose use by these genes sets its share (see the module doc)
+        # decoded first with a spliced-leader path on offer: a genome whose genes mostly take it keeps it (module doc)
         probed = decode(replace(params, leader_share=LEADER_PROBE, leader_length=LEADER_LENGTH), sample)
         share, length = _leader_usage(probed)
         if share > LEADER_PROBE:  # most genes start at an acceptor: a trans-splicing genome (see the module doc)
