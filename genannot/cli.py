@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import shlex
+import signal
 import sys
 import tempfile
 import zipfile
@@ -410,8 +411,6 @@ def _raise_terminated(signum: int, _frame) -> None:
 
 def _trap_signals() -> dict:
     """Install the TRAPPED_SIGNALS handler; {signal: previous handler} (none off the main thread)."""
-    import signal
-
     previous = {}
     for name in TRAPPED_SIGNALS:
         sig = getattr(signal, name, None)
@@ -426,8 +425,6 @@ def _trap_signals() -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI in-process and return the exit status (never raises for user errors)."""
-    import signal
-
     global _ARGV
     args = list(sys.argv[1:] if argv is None else argv)
     _ARGV = args
