@@ -161,6 +161,8 @@ def _model_files(*models: str | None) -> list[str]:
 @click.option("--min-edge-length", type=click.IntRange(min=30, max=MAX_ORF_LENGTH), default=60, show_default=True,
               help="Minimum partial ORF length at contig edges.")
 @click.option("--ctg", is_flag=True, help="Also allow CTG start codons.")
+@click.option("--no-gc-bins", is_flag=True, help="Learn one set of statistics from all records, even where their GC "
+              "forms separate clusters (by default each cluster of a mixed-species input learns its own).")
 @click.option("--proteins", default=None, help="Write protein FASTA here.")
 @click.option("--genes", "genes_out", default=None, help="Write gene (CDS nucleotide) FASTA here.")
 @click.option("--candidates", default=None, help="Write every scored candidate start (CSV) here.")

@@ -137,26 +137,6 @@ def test_assembly_gaps_are_contig_edges():
 # ---------------------------------------------------------------- CLI
 
 
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory) -> Path:
-    """A randomly initialised CDS + TIS checkpoint pair in the exact Hugging Face layout (`train prok -o DIR`)."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
-
-    from genannot.prok.classifiers import CONFIG_KEY, STRIDES, dnabert_vocab
-
-    d = tmp_path_factory.mktemp("prok_models")
-    vocab = dnabert_vocab()
-    for task in ("cds", "tis"):
-        cfg = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=32, max_position_embeddings=256, num_labels=2)
-        setattr(cfg, CONFIG_KEY, {"task": task, "kmer": 6, "stride": STRIDES[task]})
-        torch.manual_seed(0)
-        BertForSequenceClassification(cfg).save_pretrained(str(d / task))
-        (d / task / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    return d
-
-
 def write_fasta(path: Path, records) -> Path:
     with open(path, "w") as fh:
         for name, seq in records:

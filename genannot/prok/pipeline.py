@@ -59,6 +59,7 @@ class ProkOptions(FinderOptions):
     seed: int = 0
     models: object | None = None  # classifiers.ProkModels; None = statistics only (development)
     tis_top: int = 3  # candidate starts per likely group sent to the TIS classifier (98-100% hold the true one)
+    gc_bins: bool = True  # records in GC clusters of their own learn their own statistics (prok/composition.py)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class ProkResult:
     records: list
     genes: list[list[Gene]]
     calls: list[RecordCalls | None]
+    bins_note: str | None = None  # how the records were split into GC bins, where they were
 
 
 # ---------------------------------------------------------------- genetic code
@@ -204,11 +206,33 @@ def annotate_full(records: Iterable, options: ProkOptions | None = None) -> Prok
         from genannot.prok.presets import load_presets
 
         opts = replace(opts, anonymous=True, presets=load_presets() if opts.presets is None else opts.presets)
-    calls = find_genes(recs, opts, priors=priors) if recs else []
+    calls, bins_note = _find_in_bins(recs, opts, priors)
     out_calls: list[RecordCalls | None] = [calls[i] if i is not None else None for i in index]
     genes = [to_genes(r.id, k, opts.table) if k is not None else [] for r, k in zip(records, out_calls)]
     log.info("%d genes on %d records (%d nt)", sum(len(g) for g in genes), len(records), total_len)
-    return ProkResult(records=records, genes=genes, calls=out_calls)
+    return ProkResult(records=records, genes=genes, calls=out_calls, bins_note=bins_note)
+
+
+def _find_in_bins(recs: list[RecordSeq], opts: ProkOptions, priors) -> tuple[list[RecordCalls], str | None]:
+    """find_genes on each GC bin of the records (composition.gc_bins) on its own; one bin unless the input holds
+    clusters of distinct GC (mixed species) large enough to self-train."""
+    from genannot.prok.composition import gc_bins
+
+    if not recs:
+        return [], None
+    if opts.anonymous or not opts.gc_bins:
+        return find_genes(recs, opts, priors=priors), None
+    groups, cuts = gc_bins([r.fwd.codes for r in recs])
+    if len(groups) == 1:
+        return find_genes(recs, opts, priors=priors), None
+    note = (f"{len(groups)} (GC cut at {', '.join(f'{100 * c:.1f}%' for c in cuts)}; records "
+            f"{' / '.join(str(len(g)) for g in groups)}; nt {' / '.join(str(sum(recs[i].n for i in g)) for g in groups)})")
+    log.info("GC bins, each self-trained on its own: %s", note)
+    calls: list[RecordCalls | None] = [None] * len(recs)
+    for g in groups:
+        for i, k in zip(g, find_genes([recs[i] for i in g], opts, priors=priors)):
+            calls[i] = k
+    return calls, note
 
 
 def orf_group_id(seqid: str, strand: int, stop: int) -> str:
@@ -337,7 +361,7 @@ def write_outputs(res: ProkResult, *, output: str | None, fmt: str, proteins: st
 
 
 def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, translation_table="auto", closed=False,
-             min_length=90, min_edge_length=60, ctg=False, proteins=None, genes_out=None, candidates=None,
+             min_length=90, min_edge_length=60, ctg=False, no_gc_bins=False, proteins=None, genes_out=None, candidates=None,
              device="auto", batch_size="auto", seed=0, command_line=None, models=None) -> ProkResult:
     """The `genannot prok` command. `models` (already loaded ProkModels) skips loading; tests and benches
     pass it to reuse one load."""
@@ -359,7 +383,7 @@ def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, trans
 
         models = load_prok_models(model, tis_model, device=device, batch_size=batch_size)
     opts = ProkOptions(table=11 if translation_table == "auto" else translation_table, closed=closed, min_length=min_length,
-                       min_edge_length=min_edge_length, allow_ctg=ctg, seed=seed, models=models)
+                       min_edge_length=min_edge_length, allow_ctg=ctg, seed=seed, models=models, gc_bins=not no_gc_bins)
     records = list(read_fasta(input, iupac=True))  # TAR, TRA... are certain stops (genannot.prok.orfs)
     table_note = str(opts.table)
     if translation_table == "auto":
@@ -370,7 +394,7 @@ def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, trans
         log.info("translation table %s", table_note)
     res = annotate_full(records, opts)
     prov = provenance_lines(command_line, getattr(models, "provenance", []) if models is not None else [],
-                            extra={"translation_table": table_note})
+                            extra={"translation_table": table_note, **({"gc_bins": res.bins_note} if res.bins_note else {})})
     write_outputs(res, output=output, fmt=fmt, proteins=proteins, genes_out=genes_out, candidates=candidates,
                   provenance=prov, table=opts.table)
     return res
