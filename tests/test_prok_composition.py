@@ -145,8 +145,8 @@ def test_constants_keep_every_bin_trainable():
 
 
 def _contigs(shared_data, tag: str, ref_name: str, lo: int, hi: int, size: int = 20_000):
-    """Contigs of `size` nt cut from [lo, hi) of a genome's chromosome (its longest record), and per contig the 3' ends (strand,
-    position) of the reference CDS lying wholly inside it."""
+    """Contigs of `size` nt cut from [lo, hi) of a genome's chromosome (its longest record), and per contig the
+    3' ends (strand, position) of the reference CDS lying wholly inside it."""
     from genannot.io.annotation import read_annotation
     from genannot.io.fasta import FastaRecord, read_fasta
 

@@ -7,10 +7,11 @@ S. aureus' 3' specificity was 0.870, against 0.970 annotated alone.
 
 How: the GC of 10 kb windows decides whether the input is mixed. It is mixed when the 5-95% spread of window GC is
 wider than any one genome's, or when the smoothed density of window GC has a deep valley with MIN_BIN bases on
-either side. A mixed input's records are binned by their own GC into BIN_WIDTH bins (the grid shifted to cut through
-the least sequence), and bins under MIN_BIN bases are merged into their GC-nearer neighbour. None of the 11 code-11 genomes in the shared data is called mixed, whole
-or cut into 1 kb pieces. Records under MIN_WINDOW_BASES take no part in the decision (their GC is too noisy), but
-are binned like the rest. Figures beside `prodigal -p meta`: bench/prok_mixed.py, bench/PROK_MIXED.md."""
+either side. A mixed input's records are binned by their own GC into BIN_WIDTH bins (the grid shifted to cut
+through the least sequence), and bins under MIN_BIN bases are merged into their GC-nearer neighbour. None of the
+11 code-11 genomes in the shared data is called mixed, whole or cut into 1 kb pieces. Records under
+MIN_WINDOW_BASES take no part in the decision (their GC is too noisy), but are binned like the rest. Figures beside
+`prodigal -p meta`: bench/prok_mixed.py, bench/PROK_MIXED.md."""
 
 from __future__ import annotations
 

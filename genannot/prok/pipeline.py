@@ -220,19 +220,19 @@ def _find_in_bins(recs: list[RecordSeq], opts: ProkOptions, priors) -> tuple[lis
 
     if not recs:
         return [], None
-    if opts.anonymous or not opts.gc_bins:
-        return find_genes(recs, opts, priors=priors), None
-    groups, cuts = gc_bins([r.fwd.codes for r in recs])
-    if len(groups) == 1:
-        return find_genes(recs, opts, priors=priors), None
-    note = (f"{len(groups)} (GC cut at {', '.join(f'{100 * c:.1f}%' for c in cuts)}; records "
-            f"{' / '.join(str(len(g)) for g in groups)}; nt {' / '.join(str(sum(recs[i].n for i in g)) for g in groups)})")
-    log.info("GC bins, each self-trained on its own: %s", note)
-    calls: list[RecordCalls | None] = [None] * len(recs)
+    groups, cuts = [list(range(len(recs)))], []
+    if opts.gc_bins and not opts.anonymous:
+        groups, cuts = gc_bins([r.fwd.codes for r in recs])
+    note = None
+    if len(groups) > 1:
+        sizes = " / ".join(str(sum(recs[i].n for i in g)) for g in groups)
+        note = (f"{len(groups)} (GC cut at {', '.join(f'{100 * c:.1f}%' for c in cuts)}; records "
+                f"{' / '.join(str(len(g)) for g in groups)}; nt {sizes})")
+        log.info("GC bins, each self-trained on its own: %s", note)
+    found: dict[int, RecordCalls] = {}
     for g in groups:
-        for i, k in zip(g, find_genes([recs[i] for i in g], opts, priors=priors)):
-            calls[i] = k
-    return calls, note
+        found.update(zip(g, find_genes([recs[i] for i in g], opts, priors=priors)))
+    return [found[i] for i in range(len(recs))], note
 
 
 def orf_group_id(seqid: str, strand: int, stop: int) -> str:
@@ -361,7 +361,8 @@ def write_outputs(res: ProkResult, *, output: str | None, fmt: str, proteins: st
 
 
 def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, translation_table="auto", closed=False,
-             min_length=90, min_edge_length=60, ctg=False, no_gc_bins=False, proteins=None, genes_out=None, candidates=None,
+             min_length=90, min_edge_length=60, ctg=False, no_gc_bins=False, proteins=None, genes_out=None,
+             candidates=None,
              device="auto", batch_size="auto", seed=0, command_line=None, models=None) -> ProkResult:
     """The `genannot prok` command. `models` (already loaded ProkModels) skips loading; tests and benches
     pass it to reuse one load."""
