@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE))
 
 import peers  # noqa: E402
 from prok_bench import drop_3prime_partial, genome_fasta, map_to_draft, read_records  # noqa: E402
+from prok_presets import sequenced_genomes  # noqa: E402
 
 from genannot.eval.metrics import eval_prok  # noqa: E402
 from genannot.io.annotation import read_annotation  # noqa: E402
@@ -42,13 +43,8 @@ MIN_REPLICON = 100_000
 
 
 def sequenced() -> list[str]:
-    """Every genome of the shared data with a sequence and genetic code 11."""
-    out = []
-    for d in sorted((peers.DATA / "prok" / "genomes").iterdir()):
-        has = (d / f"{d.name}.fna.gz").exists() or (d / f"{d.name}.gbk.gz").exists()
-        if has and peers.TABLE.get(d.name, 11) == 11:
-            out.append(d.name)
-    return out
+    """Every genome of the shared data with a sequence and genetic code 11, by name."""
+    return sorted(t for t in sequenced_genomes() if peers.TABLE.get(t, 11) == 11)
 
 
 def build_mix(tags: list[str], lo: int, hi: int, seed: int) -> tuple[Path, dict]:
