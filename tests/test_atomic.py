@@ -33,6 +33,23 @@ def test_replaces_existing(tmp_path):
     assert target.read_text() == "new"
 
 
+def test_symlink_target_written_through(tmp_path):
+    real = tmp_path / "data" / "out.gff3"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "out.gff3"
+    link.symlink_to(real)
+    with atomic_output(link) as fh:
+        fh.write("new")
+    assert link.is_symlink() and real.read_text() == "new"
+    assert os.listdir(real.parent) == ["out.gff3"] and sorted(os.listdir(tmp_path)) == ["data", "out.gff3"]
+    dangling = tmp_path / "new.gff3"
+    dangling.symlink_to(tmp_path / "data" / "made.gff3")
+    with atomic_output(dangling) as fh:
+        fh.write("made")
+    assert dangling.is_symlink() and (tmp_path / "data" / "made.gff3").read_text() == "made"
+
+
 def test_binary_mode(tmp_path):
     target = tmp_path / "out.bin"
     with atomic_output(target, "wb") as fh:

@@ -2,7 +2,8 @@
 
 A target path is written through a temporary file in the same directory, renamed over the
 target only when the `with` block succeeds; on any exception (KeyboardInterrupt included) the
-temporary file is removed and the target is left untouched. Standard output ('-' or None) is
+temporary file is removed and the target is left untouched. A target that is a symbolic link is written
+through it (the file it points to is replaced; the link stays). Standard output ('-' or None) is
 buffered in an anonymous temporary file and copied to stdout on success only, so a failed run
 prints nothing. Targets that are not regular files (/dev/null, a named pipe) cannot be renamed
 over; they are written directly. A failed write (a full disk) raises ResourceError naming the output.
@@ -109,6 +110,8 @@ class _Pending:
         self.binary = mode == "wb"
         self.path = None if is_stdout(path) else Path(path)  # type: ignore[arg-type]
         self.name = "standard output" if self.path is None else str(self.path)
+        if self.path is not None and self.path.is_symlink():
+            self.path = Path(os.path.realpath(self.path))  # renaming over the link would replace the link
         self.tmp: str | None = None
         if self.path is None:
             fd, name = tempfile.mkstemp()
