@@ -180,6 +180,8 @@ def prok(**kw) -> None:
 @cli.command()
 @input_argument
 @output_option
+@click.option("--format", "fmt", type=click.Choice(["gff3", "gtf", "csv"]), default="gff3", show_default=True,
+              help="gff3; gtf (Ensembl's, for read counters and aligners); csv (one row per transcript).")
 @click.option("--model", default=None, help="Segmentation model: registry name or directory.")
 @click.option("--no-rc", is_flag=True, help="Skip reverse-complement test-time averaging.")
 @click.option("--no-splice-filter", is_flag=True, help="Keep exons with non-canonical splice dinucleotides.")

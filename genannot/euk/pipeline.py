@@ -6,7 +6,8 @@ model directory's signal models (genemodel.npz, written by `genannot train euk`)
 written to GFF3 as each record finishes. How much the decoder trusts the network (`net_weight`) is a
 property of the model (config.json metadata "decoder"), overridable with --net-weight; at 0 the
 gene models come from the signal models alone and the network is not run unless --bedgraph asks
-for its tracks.
+for its tracks. `fmt` picks the writer: GFF3, GTF (genannot.io.gtf) or a table of transcripts
+(genannot.io.tables.TranscriptTable); all three take the records as they finish.
 
 Unless `no_self_train`, the signal models are first re-fitted on the input's first records
 (genannot.euk.selftrain: long ORFs, then rounds of decoding and re-fitting), where those hold enough
@@ -45,7 +46,9 @@ from genannot.io.atomic import atomic_outputs, check_writable
 from genannot.io.bedgraph import BedGraphTracks, track_paths
 from genannot.io.fasta import FastaChunk, FileSequence, SpooledSequence, stream_fasta
 from genannot.io.gff3 import Gff3Writer, provenance_lines
+from genannot.io.gtf import GtfWriter
 from genannot.io.seqout import protein_sequence, write_fasta
+from genannot.io.tables import TranscriptTable
 from genannot.runtime.workers import OrderedPool, worker_count
 
 log = logging.getLogger(__name__)
@@ -214,6 +217,7 @@ def run_euk(
     *,
     input: str,
     output: str | None,
+    fmt: str,
     model: str | None,
     no_rc: bool,
     no_splice_filter: bool,
@@ -253,7 +257,7 @@ def run_euk(
         decoder.update(SIGNAL_ONLY)
     log.info("model %s on %s; network weight in the decoder %g", resolved.name, dev, weight)
 
-    paths = {"gff3": output, "proteins": proteins, **bedgraph_paths}
+    paths = {"output": output, "proteins": proteins, **bedgraph_paths}
     workers = worker_count(cpu_threads())
     with atomic_outputs(paths, {k: "wb" for k in bedgraph_paths}) as out, OrderedPool(workers) as pool, \
             tempfile.TemporaryDirectory(prefix="genannot-euk-") as tmp:
@@ -265,7 +269,9 @@ def run_euk(
         if softmask_penalty:
             # a record that is all repeat (a satellite contig) comes out lowercase throughout: still a mask
             records, extra["repeat-mask"], decoder["own_mask"] = _repeat_masked(records, mask_repeats)
-        writer = Gff3Writer(out["gff3"], provenance_lines(command_line, [(resolved.name, resolved.sha256)], extra))
+        provenance = provenance_lines(command_line, [(resolved.name, resolved.sha256)], extra)
+        writer = (TranscriptTable(out["output"]) if fmt == "csv" else
+                  (GtfWriter if fmt == "gtf" else Gff3Writer)(out["output"], provenance))
         bedgraph_tracks = BedGraphTracks(out) if bedgraph_paths else None
         reads_softmask = net.config.head.softmask
         signal_only = not (weight or bedgraph_tracks)

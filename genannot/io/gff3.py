@@ -35,7 +35,8 @@ from typing import Any, Iterable, Mapping, TextIO
 
 from genannot.features import Gene, Interval, Transcript
 
-__all__ = ["Gff3Writer", "write_gff3", "provenance_lines", "escape_seqid", "escape_value", "cds_phases"]
+__all__ = ["Gff3Writer", "write_gff3", "provenance_lines", "escape_seqid", "escape_value", "cds_phases", "check_gene",
+           "comment_lines", "utr_parts"]
 
 SOURCE = "genannot"
 
@@ -100,7 +101,7 @@ def cds_phases(cds: list[Interval], strand: str, codon_start: int = 1) -> list[i
     return phases
 
 
-def _subtract(exons: list[Interval], cds_lo: int, cds_hi: int) -> tuple[list[Interval], list[Interval]]:
+def utr_parts(exons: list[Interval], cds_lo: int, cds_hi: int) -> tuple[list[Interval], list[Interval]]:
     """Exon parts left of cds_lo and right of cds_hi."""
     left, right = [], []
     for s, e in exons:
@@ -128,6 +129,20 @@ def _comment(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
+def comment_lines(lines: Iterable[str]) -> list[str]:
+    """`lines` as header comments: control characters escaped, '# ' put before a line that lacks a '#', and a '##'
+    line (it would read as a directive) demoted to '# '."""
+    out = []
+    for line in lines:
+        line = _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", line)
+        if not line.startswith("#"):
+            line = "# " + line
+        elif line.startswith("##"):
+            line = "# " + line.lstrip("#")
+        out.append(line)
+    return out
+
+
 def provenance_lines(
     command_line: str | None = None,
     models: Iterable[Any] | Mapping[str, str] = (),
@@ -151,8 +166,8 @@ def provenance_lines(
     return lines
 
 
-def _check_gene(gene: Gene, length: int) -> None:
-    """Structural checks, all done before any line of the record is produced."""
+def check_gene(gene: Gene, length: int) -> None:
+    """Structural checks, all done before any line of the record is produced (by this writer and the GTF one)."""
     if gene.strand not in ("+", "-", "."):
         raise ValueError(f"gene {gene.id!r}: strand {gene.strand!r}")
     if not gene.transcripts:
@@ -191,15 +206,7 @@ class Gff3Writer:
         self.source = _escape_column(source)
         self._ids: set[str] = set()
         self._seqids: set[str] = set()
-        out = ["##gff-version 3"]
-        for line in provenance:
-            line = _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", line)
-            if not line.startswith("#"):
-                line = "# " + line
-            elif line.startswith("##"):  # would read as a directive
-                line = "# " + line.lstrip("#")
-            out.append(line)
-        handle.write("\n".join(out) + "\n")
+        handle.write("\n".join(["##gff-version 3", *comment_lines(provenance)]) + "\n")
 
     # ------------------------------------------------------------ public
 
@@ -218,7 +225,7 @@ class Gff3Writer:
         for gene in genes:
             if gene.seqid != seqid:
                 raise ValueError(f"gene {gene.id!r} is on {gene.seqid!r}, written under record {seqid!r}")
-            _check_gene(gene, length)
+            check_gene(gene, length)
         genes.sort(key=lambda g: (g.start, g.end, g.strand, g.id))
         for gene in genes:
             self._gene_lines(col1, gene, lines)
@@ -314,7 +321,7 @@ class Gff3Writer:
             rows.append((s, 0, e, self._line(col1, "exon", s, e, gene.strand, ".", a)))
         if t.cds:
             cds = sorted(t.cds)
-            left, right = _subtract(exons, cds[0][0], cds[-1][1])
+            left, right = utr_parts(exons, cds[0][0], cds[-1][1])
             five, three = (right, left) if minus else (left, right)
             for kind, tag, parts in (("five_prime_UTR", "5utr", five), ("three_prime_UTR", "3utr", three)):
                 k = len(parts)

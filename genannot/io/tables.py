@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from typing import Any, Iterable, Mapping, Sequence, TextIO
 
-__all__ = ["write_table", "FORMATS"]
+__all__ = ["write_table", "FORMATS", "TRANSCRIPT_COLUMNS", "TranscriptTable"]
 
 FORMATS = {"csv": ",", "tsv": "\t"}
 
@@ -53,3 +53,28 @@ def write_table(
         writer.writerow(cells)
         n += 1
     return n
+
+
+TRANSCRIPT_COLUMNS = ("seq_id", "gene_id", "transcript_id", "biotype", "strand", "start", "end", "cds_start", "cds_end",
+                      "cds_length", "exons", "exon_starts", "exon_ends", "score", "partial")
+
+
+class TranscriptTable:
+    """Gene models as a table, one row per transcript (the interface of genannot.io.gff3.Gff3Writer): its span, CDS
+    span and spliced CDS length (stop codon included; empty for a lncRNA), exon count and exon starts / ends as
+    ';'-separated lists in forward order (1-based closed, as in GFF3), score and partial flag (Prodigal's XY)."""
+
+    def __init__(self, handle: TextIO):
+        self.writer = csv.writer(handle, lineterminator="\n")
+        self.writer.writerow(TRANSCRIPT_COLUMNS)
+
+    def write_record(self, seqid: str, length: int, genes: Iterable[Any]) -> None:
+        for g in sorted(genes, key=lambda g: (g.start, g.end, g.strand, g.id)):
+            for t in sorted(g.transcripts, key=lambda t: (t.start, t.end, t.id)):
+                exons, cds = sorted(t.exons or t.cds), sorted(t.cds)
+                row = [seqid, g.id, t.id, t.biotype, g.strand, t.start, t.end,
+                       cds[0][0] if cds else None, cds[-1][1] if cds else None,
+                       sum(e - s + 1 for s, e in cds) if cds else None, len(exons),
+                       ";".join(str(s) for s, _ in exons), ";".join(str(e) for _, e in exons),
+                       g.attributes.get("score"), g.partial or "00"]
+                self.writer.writerow([_cell(v) for v in row])
