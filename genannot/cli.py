@@ -186,6 +186,7 @@ def prok(**kw) -> None:
 @click.option("--no-rc", is_flag=True, help="Skip reverse-complement test-time averaging.")
 @click.option("--no-splice-filter", is_flag=True, help="Keep exons with non-canonical splice dinucleotides.")
 @click.option("--proteins", default=None, help="Write protein FASTA here.")
+@click.option("--genes", "genes_out", default=None, help="Write the spliced CDS of every coding transcript (nucleotide FASTA) here.")
 @click.option("--net-weight", type=_Weight(), default=None, help="Weight of the network's evidence in the decoder (default: the model's own; 0 = signal models alone).")
 @click.option("--bedgraph", default=None, metavar="PREFIX", help="Write per-base probabilities as bgzipped bedGraph, PREFIX.<class>_<strand>.bedgraph.gz.")
 @click.option("--no-self-train", is_flag=True, help="Keep the model's signal models as they are (default: re-fit them on the input when it holds enough long ORFs).")
@@ -202,7 +203,8 @@ def euk(**kw) -> None:
     if prefix is not None and os.path.basename(prefix) in ("", ".", "..", "-"):
         raise InputError(f"--bedgraph {prefix!r}: give a file name prefix, e.g. out/sample for out/sample.<track>.bedgraph.gz")
     tracks = {f"--bedgraph ({name})": path for name, path in (track_paths(prefix) if prefix else {}).items()}
-    check_not_inputs({"-o": kw["output"], "--proteins": kw["proteins"], **tracks}, [kw["input"], *_model_files(kw["model"])])
+    check_not_inputs({"-o": kw["output"], "--proteins": kw["proteins"], "--genes": kw["genes_out"], **tracks},
+                     [kw["input"], *_model_files(kw["model"])])
     run_euk(command_line=_command_line(), **kw)
 
 

@@ -1,5 +1,6 @@
 """GTF writer and the per-transcript table: exact golden output (split start and stop codons, UTRs, partial genes,
-a lncRNA, escaping), read back by genannot's own reader and by GenomeTools, and `genannot euk --format`."""
+a lncRNA, escaping), read back by genannot's own reader and by GenomeTools, and `genannot euk --format` (with
+`--genes` and `--proteins`)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ from genannot.cli import main
 from genannot.features import Gene, Transcript
 from genannot.io.annotation import read_annotation
 from genannot.io.gtf import GtfWriter
+from genannot.io.seqout import translate
 from genannot.io.tables import TranscriptTable
 from test_euk_decode import planted, write_pair
+
+
+def read_fasta_pairs(path) -> list[tuple[str, str]]:
+    """(id, sequence) of a nucleotide or protein FASTA file."""
+    return [(b.split()[0], "".join(b.splitlines()[1:])) for b in path.read_text().split(">")[1:]]
 
 
 def _genes() -> list[Gene]:
@@ -130,11 +137,19 @@ def test_transcript_table():
 def test_euk_formats_describe_the_same_genes(tmp_path, capsys):
     fa, _ = write_pair(tmp_path, planted(), name="genome")
     out = {fmt: tmp_path / f"out.{fmt}" for fmt in ("gff3", "gtf", "csv")}
+    prot, nuc = tmp_path / "prot.faa", tmp_path / "cds.fna"
     for fmt, path in out.items():
-        assert main(["euk", str(fa), "--format", fmt, "-o", str(path)]) == 0, capsys.readouterr().err
+        more = ["--proteins", str(prot), "--genes", str(nuc)] if fmt == "gff3" else []
+        assert main(["euk", str(fa), "--format", fmt, "-o", str(path), *more]) == 0, capsys.readouterr().err
     models = {fmt: {t.id: (sorted(t.exons), sorted(t.cds)) for gs in read_annotation(str(out[fmt])).values() for g in gs
                     for t in g.transcripts} for fmt in ("gff3", "gtf")}
     assert len(models["gff3"]) >= 3 and models["gtf"] == models["gff3"]  # a partial gene among them
-    rows = out["csv"].read_text().splitlines()[1:]
-    assert sorted(r.split(",")[2] for r in rows) == sorted(models["gff3"])
+    rows = [r.split(",") for r in out["csv"].read_text().splitlines()[1:]]
+    assert sorted(r[2] for r in rows) == sorted(models["gff3"])
+    cds = dict(read_fasta_pairs(nuc))
+    assert {t: len(s) for t, s in cds.items()} == {r[2]: int(r[9]) for r in rows}  # --genes: the spliced CDS
+    assert all(s.isupper() for s in cds.values())
+    proteins = dict(read_fasta_pairs(prot))
+    complete = [r[2] for r in rows if r[14] == "00"]
+    assert complete and all(translate(cds[t], 1).rstrip("*") == proteins[t] for t in complete)
     assert out["gtf"].read_text().startswith("#genannot ") and "#model " in out["gtf"].read_text()

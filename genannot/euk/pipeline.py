@@ -47,7 +47,7 @@ from genannot.io.bedgraph import BedGraphTracks, track_paths
 from genannot.io.fasta import FastaChunk, FileSequence, SpooledSequence, stream_fasta
 from genannot.io.gff3 import Gff3Writer, provenance_lines
 from genannot.io.gtf import GtfWriter
-from genannot.io.seqout import protein_sequence, write_fasta
+from genannot.io.seqout import cds_sequence, protein_sequence, write_fasta
 from genannot.io.tables import TranscriptTable
 from genannot.runtime.workers import OrderedPool, worker_count
 
@@ -213,6 +213,11 @@ def _self_trained(params, records: Iterator[tuple[str, SpooledSequence]], splice
     return trained or params, note, held
 
 
+def _cds_upper(seq: str | SpooledSequence, gene, transcript) -> str:
+    """--genes: the spliced CDS in capitals (the record may carry genannot's own repeat mask in lowercase)."""
+    return cds_sequence(seq, gene, transcript).upper()
+
+
 def run_euk(
     *,
     input: str,
@@ -222,6 +227,7 @@ def run_euk(
     no_rc: bool,
     no_splice_filter: bool,
     proteins: str | None,
+    genes_out: str | None,
     bedgraph: str | None,
     net_weight: float | None,
     device: str,
@@ -240,7 +246,7 @@ def run_euk(
     from genannot.runtime.device import cpu_threads, select_device
 
     bedgraph_paths = track_paths(bedgraph) if bedgraph else {}
-    for path in (output, proteins, *bedgraph_paths.values()):
+    for path in (output, proteins, genes_out, *bedgraph_paths.values()):
         check_writable(path)
     resolved = resolve_model(model, "euk-seg")
     dev = select_device(device)
@@ -257,7 +263,7 @@ def run_euk(
         decoder.update(SIGNAL_ONLY)
     log.info("model %s on %s; network weight in the decoder %g", resolved.name, dev, weight)
 
-    paths = {"output": output, "proteins": proteins, **bedgraph_paths}
+    paths = {"output": output, "proteins": proteins, "genes": genes_out, **bedgraph_paths}
     workers = worker_count(cpu_threads())
     with atomic_outputs(paths, {k: "wb" for k in bedgraph_paths}) as out, OrderedPool(workers) as pool, \
             tempfile.TemporaryDirectory(prefix="genannot-euk-") as tmp:
@@ -279,11 +285,10 @@ def run_euk(
         def write(rec_id: str, seq: str | SpooledSequence, genes: list) -> None:
             log.info("%s: %d genes", rec_id, len(genes))
             writer.write_record(rec_id, len(seq), genes)
-            if "proteins" in out:
-                write_fasta(out["proteins"], (
-                    (t.id, protein_sequence(seq, g, t, TRANSLATION_TABLE))
-                    for g in genes for t in g.transcripts if t.is_coding
-                ))
+            for key, sequence in (("proteins", functools.partial(protein_sequence, table=TRANSLATION_TABLE)),
+                                  ("genes", _cds_upper)):
+                if key in out:
+                    write_fasta(out[key], ((t.id, sequence(seq, g, t)) for g in genes for t in g.transcripts if t.is_coding))
 
         if signal_only:  # the decoder alone: groups of records across the pool's workers, written in input order
             opts = {"splice_filter": not no_splice_filter, **decoder}
