@@ -81,9 +81,9 @@ def _gtf(genes: list[Gene], provenance=("#command genannot euk x",)) -> str:
 
 def test_golden_gtf():
     lines = _gtf(_genes()).splitlines()
-    assert lines[0] == "#command genannot euk x"
+    assert lines[:2] == ["##format: gtf", "#command genannot euk x"]
     want = [re.split(r"  +", line, maxsplit=7) for line in GOLDEN.strip().splitlines()]
-    got = [line.split("\t") for line in lines[1:]]
+    got = [line.split("\t") for line in lines[2:]]
     assert [[g[0], *g[2:]] for g in got] == [[w[0], *w[1:7], w[7]] for w in want]
     assert {g[1] for g in got} == {"genannot"}
 
@@ -110,6 +110,12 @@ def test_genometools_rejoins_the_stop_codon(tmp_path, gff3_validate):
     gff3_validate(gff3)
     cds = sorted((int(f[3]), int(f[4])) for f in (line.split("\t") for line in proc.stdout.splitlines()) if len(f) > 4 and f[2] == "CDS")
     assert cds == [(1, 50), (650, 700), (800, 800)]
+
+
+def test_gtf_without_genes_reads_as_an_empty_annotation(tmp_path):
+    path = tmp_path / "none.gtf"
+    path.write_text(_gtf([]))
+    assert read_annotation(str(path)) == {}
 
 
 def test_gtf_refuses_what_the_gff3_writer_refuses():
@@ -152,4 +158,4 @@ def test_euk_formats_describe_the_same_genes(tmp_path, capsys):
     proteins = dict(read_fasta_pairs(prot))
     complete = [r[2] for r in rows if r[14] == "00"]
     assert complete and all(translate(cds[t], 1).rstrip("*") == proteins[t] for t in complete)
-    assert out["gtf"].read_text().startswith("#genannot ") and "#model " in out["gtf"].read_text()
+    assert out["gtf"].read_text().startswith("##format: gtf\n#genannot ") and "#model " in out["gtf"].read_text()

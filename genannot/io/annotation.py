@@ -135,6 +135,8 @@ def _sniff(lines: list[str]) -> str:
             continue
         if s.startswith("##gff-version"):
             return "gff"
+        if s.startswith("##format: gtf"):  # GENCODE's header, and genannot's (it may have no feature line)
+            return "gtf"
         if s.startswith("LOCUS "):
             return "genbank"
         if s.startswith("ID   "):

@@ -3,7 +3,8 @@
 Why GTF beside GFF3: the read counters, aligners and assemblers most users feed an annotation to
 (featureCounts, STAR, StringTie, RSEM, ...) read GTF first. What it follows:
 
-- 9 tab-separated columns, 1-based closed coordinates, source `genannot`; provenance as `#` comment lines;
+- `##format: gtf` first (GENCODE's header line: a file with no gene still reads as GTF), then provenance as `#`
+  comment lines; 9 tab-separated columns, 1-based closed coordinates, source `genannot`;
 - per gene: `gene`, then per transcript `transcript`, its `exon`s, `CDS`, `start_codon`, `stop_codon`,
   `five_prime_utr` and `three_prime_utr` (the exon parts outside the CDS span, stop codon included), sorted by start;
 - every line carries `gene_id` (and, below the gene, `transcript_id`); genes and transcripts carry
@@ -81,9 +82,7 @@ class GtfWriter:
         self.handle = handle
         self.source = source
         self._seqids: set[str] = set()
-        lines = comment_lines(provenance)
-        if lines:
-            handle.write("\n".join(lines) + "\n")
+        handle.write("\n".join(["##format: gtf", *comment_lines(provenance)]) + "\n")
 
     def write_record(self, seqid: str, length: int, genes: Iterable[Gene]) -> None:
         """Write the genes of one sequence, sorted by start (checked as the GFF3 writer checks them)."""
