@@ -151,7 +151,8 @@ def _model_files(*models: str | None) -> list[str]:
 @cli.command()
 @input_argument
 @output_option
-@click.option("--format", "fmt", type=click.Choice(["gff3", "csv"]), default="gff3", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["gff3", "gtf", "csv"]), default="gff3", show_default=True,
+              help="gff3; gtf (Ensembl's, for read counters); csv (one row per gene).")
 @click.option("--model", default=None, help="Coding (CDS) classifier: registry name or directory.")
 @click.option("--tis-model", default=None, help="Start-site (TIS) classifier: registry name or directory.")
 @click.option("-g", "--translation-table", default="auto", show_default=True, callback=_genetic_code,

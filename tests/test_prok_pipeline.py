@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from genannot.cli import main
+from genannot.io.annotation import read_annotation
 from genannot.io.fasta import FastaRecord
 from genannot.prok.pipeline import CSV_COLUMNS, ProkOptions, annotate
 
@@ -170,6 +171,16 @@ def test_cli_gff3_csv_and_fasta_outputs(tmp_path, tiny_models, gff3_validate):
         rows = list(csv.DictReader(fh))
     assert rows and {"prediction_max_likelihood", "prob_tis", "orf_group"} <= set(rows[0])
 
+    gtf = tmp_path / "out.gtf"
+    assert main(["prok", str(fa), "--format", "gtf", "-o", str(gtf), "--model", str(tiny_models), "--device", "cpu"]) == 0
+    genes = lambda path: sorted((g.seqid, g.strand, tuple(t.cds)) for gs in read_annotation(str(path)).values()  # noqa: E731
+                                for g in gs for t in g.transcripts)
+    assert genes(gtf) == genes(gff)  # the stop codon outside the CDS in GTF, rejoined by the reader
+    gtf_lines = [ln.split("\t") for ln in gtf.read_text().splitlines() if not ln.startswith("#")]
+    assert sum(f[2] == "stop_codon" for f in gtf_lines) == sum(f[6] == "+" and "partial=01" not in f[8] or
+                                                              f[6] == "-" and "partial=10" not in f[8] for f in cds
+                                                              if "partial=11" not in f[8])
+
     out = tmp_path / "out.csv"
     assert main(["prok", str(fa), "--format", "csv", "-o", str(out), "--model", str(tiny_models), "--device", "cpu"]) == 0
     with open(out) as fh:
@@ -264,7 +275,6 @@ def test_auto_genetic_code_on_real_genomes(shared_data, tag, table):
 
 
 def _slice(shared_data: Path, tag: str, lo: int, hi: int):
-    from genannot.io.annotation import read_annotation
     from genannot.io.fasta import read_fasta
 
     rec = next(iter(read_fasta(shared_data / "prok" / "genomes" / tag / f"{tag}.fna.gz")))

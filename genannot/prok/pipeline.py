@@ -317,14 +317,15 @@ def write_outputs(res: ProkResult, *, output: str | None, fmt: str, proteins: st
                   candidates: str | None, provenance: list[str], table: int) -> None:
     from genannot.io.atomic import atomic_outputs
     from genannot.io.gff3 import Gff3Writer
+    from genannot.io.gtf import GtfWriter
     from genannot.io.seqout import cds_sequence, protein_sequence, write_fasta
     from genannot.io.tables import write_table
 
     paths = {"main": output or "-", "proteins": proteins, "genes": genes_out, "candidates": candidates}
     with atomic_outputs(paths) as out:
         fh = out["main"]
-        if fmt == "gff3":
-            w = Gff3Writer(fh, provenance)
+        if fmt in ("gff3", "gtf"):
+            w = (Gff3Writer if fmt == "gff3" else GtfWriter)(fh, provenance)
             for rec, genes in zip(res.records, res.genes):
                 w.write_record(rec.id, len(rec.seq), genes)
         else:
@@ -370,8 +371,8 @@ def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, trans
     from genannot.io.fasta import read_fasta
     from genannot.io.gff3 import provenance_lines
 
-    if fmt not in ("gff3", "csv"):
-        raise InputError(f"unknown output format {fmt!r} (gff3 or csv)")
+    if fmt not in ("gff3", "gtf", "csv"):
+        raise InputError(f"unknown output format {fmt!r} (gff3, gtf or csv)")
     if min_length < 30 or min_edge_length < 30:
         raise InputError("minimum lengths must be at least 30 nt")
     if translation_table != "auto":
