@@ -35,8 +35,8 @@ from typing import Any, Iterable, Mapping, TextIO
 
 from genannot.features import Gene, Interval, Transcript
 
-__all__ = ["Gff3Writer", "write_gff3", "provenance_lines", "escape_seqid", "escape_value", "cds_phases", "check_gene",
-           "comment_lines", "utr_parts"]
+__all__ = ["Gff3Writer", "write_gff3", "provenance_lines", "escape_seqid", "escape_value", "cds_phases",
+           "checked_record", "comment_lines", "utr_parts"]
 
 SOURCE = "genannot"
 
@@ -166,8 +166,8 @@ def provenance_lines(
     return lines
 
 
-def check_gene(gene: Gene, length: int) -> None:
-    """Structural checks, all done before any line of the record is produced (by this writer and the GTF one)."""
+def _check_gene(gene: Gene, length: int) -> None:
+    """Structural checks, all done before any line of the record is produced."""
     if gene.strand not in ("+", "-", "."):
         raise ValueError(f"gene {gene.id!r}: strand {gene.strand!r}")
     if not gene.transcripts:
@@ -193,6 +193,24 @@ def check_gene(gene: Gene, length: int) -> None:
         raise ValueError(f"gene {gene.id!r}: partial must be two 0/1 digits, not {partial!r}")
 
 
+def checked_record(written: set[str], seqid: str, length: int, genes: Iterable[Gene]) -> list[Gene]:
+    """`genes` of one sequence sorted by start, every check done before a writer produces a line of it (a record
+    not yet among the `written` seqids, which it joins; each gene on it and well formed: `_check_gene`)."""
+    if not seqid:
+        raise ValueError("empty seqid")
+    if seqid in written:
+        raise ValueError(f"sequence {seqid!r} written twice")
+    if length < 1:
+        raise ValueError(f"sequence {seqid!r} has length {length}")
+    written.add(seqid)
+    genes = list(genes)
+    for gene in genes:
+        if gene.seqid != seqid:
+            raise ValueError(f"gene {gene.id!r} is on {gene.seqid!r}, written under record {seqid!r}")
+        _check_gene(gene, length)
+    return sorted(genes, key=lambda g: (g.start, g.end, g.strand, g.id))
+
+
 class Gff3Writer:
     """Write records of gene models as GFF3 to an open text handle.
 
@@ -212,21 +230,9 @@ class Gff3Writer:
 
     def write_record(self, seqid: str, length: int, genes: Iterable[Gene]) -> None:
         """Write `##sequence-region`, the genes of one sequence (sorted by start) and `###`."""
-        if not seqid:
-            raise ValueError("empty seqid")
-        if seqid in self._seqids:
-            raise ValueError(f"sequence {seqid!r} written twice")
-        if length < 1:
-            raise ValueError(f"sequence {seqid!r} has length {length}")
-        self._seqids.add(seqid)
+        genes = checked_record(self._seqids, seqid, length, genes)
         col1 = escape_seqid(seqid)
         lines = [f"##sequence-region {col1} 1 {length}"]
-        genes = list(genes)
-        for gene in genes:
-            if gene.seqid != seqid:
-                raise ValueError(f"gene {gene.id!r} is on {gene.seqid!r}, written under record {seqid!r}")
-            check_gene(gene, length)
-        genes.sort(key=lambda g: (g.start, g.end, g.strand, g.id))
         for gene in genes:
             self._gene_lines(col1, gene, lines)
         lines.append("###")

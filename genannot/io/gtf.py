@@ -26,7 +26,7 @@ import re
 from typing import Any, Iterable, Mapping, TextIO
 
 from genannot.features import Gene, Interval, Transcript
-from genannot.io.gff3 import SOURCE, cds_phases, check_gene, comment_lines, escape_seqid, utr_parts
+from genannot.io.gff3 import SOURCE, cds_phases, checked_record, comment_lines, escape_seqid, utr_parts
 
 __all__ = ["GtfWriter"]
 
@@ -86,19 +86,9 @@ class GtfWriter:
 
     def write_record(self, seqid: str, length: int, genes: Iterable[Gene]) -> None:
         """Write the genes of one sequence, sorted by start (checked as the GFF3 writer checks them)."""
-        if not seqid:
-            raise ValueError("empty seqid")
-        if seqid in self._seqids:
-            raise ValueError(f"sequence {seqid!r} written twice")
-        self._seqids.add(seqid)
-        genes = list(genes)
-        for gene in genes:
-            if gene.seqid != seqid:
-                raise ValueError(f"gene {gene.id!r} is on {gene.seqid!r}, written under record {seqid!r}")
-            check_gene(gene, length)
         col1 = escape_seqid(seqid)
         lines: list[str] = []
-        for gene in sorted(genes, key=lambda g: (g.start, g.end, g.strand, g.id)):
+        for gene in checked_record(self._seqids, seqid, length, genes):
             self._gene_lines(col1, gene, lines)
         if lines:
             self.handle.write("\n".join(lines) + "\n")
