@@ -1,12 +1,13 @@
-"""GTF writer: eukaryotic gene models in Ensembl / GENCODE's GTF (GTF 2.2 with gene and transcript lines).
+"""GTF writer: gene models in Ensembl / GENCODE's GTF (GTF 2.2 with gene and transcript lines).
 
 Why GTF beside GFF3: the read counters, aligners and assemblers most users feed an annotation to
 (featureCounts, STAR, StringTie, RSEM, ...) read GTF first. What it follows:
 
 - `##format: gtf` first (GENCODE's header line: a file with no gene still reads as GTF), then provenance as `#`
   comment lines; 9 tab-separated columns, 1-based closed coordinates, source `genannot`;
-- per gene: `gene`, then per transcript `transcript`, its `exon`s, `CDS`, `start_codon`, `stop_codon`,
-  `five_prime_utr` and `three_prime_utr` (the exon parts outside the CDS span, stop codon included), sorted by start;
+- per gene: `gene`, then per transcript `transcript`, its `exon`s (a prokaryotic gene's one exon is its CDS span),
+  `CDS`, `start_codon`, `stop_codon`, `five_prime_utr` and `three_prime_utr` (the exon parts outside the CDS span,
+  stop codon included), sorted by start;
 - every line carries `gene_id` (and, below the gene, `transcript_id`); genes and transcripts carry
   `gene_biotype` / `transcript_biotype` (`protein_coding`, `lncRNA`); exons `exon_number` in transcription order;
 - as GTF 2.2 defines it, `CDS` leaves the stop codon out; `start_codon` / `stop_codon` are written only where the
@@ -94,9 +95,9 @@ class GtfWriter:
             self.handle.write("\n".join(lines) + "\n")
 
     def _line(self, col1: str, ftype: str, s: int, e: int, strand: str, frame: str, ids: list[tuple[str, Any]],
-              given: Mapping[str, Any] = {}) -> str:
+              given: Mapping[str, Any] | None = None) -> str:
         score, pairs = ".", list(ids)
-        for key, value in given.items():
+        for key, value in (given or {}).items():
             if key.startswith("_") or value is None or key in NOT_WRITTEN:
                 continue
             if key == "score" and _NUMBER.match(str(value).strip()):
