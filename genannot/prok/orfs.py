@@ -107,6 +107,8 @@ def _mask(codes: np.ndarray, codons) -> np.ndarray:
 
 def n_runs(seq: str) -> list[tuple[int, int]]:
     """[begin, end) of every run of at least MIN_N_RUN N: the assembly gaps, where ORFs end as at contig ends."""
+    if "N" not in seq and "n" not in seq:  # most genomes: a substring test is ~50x faster than the regex's scan
+        return []
     return [m.span() for m in _N_RUN.finditer(seq)]
 
 
