@@ -141,6 +141,26 @@ def test_pytorch_bin_checkpoint(tmp_path):
     np.testing.assert_allclose(clf.predict(w), reference_probs(model, tmp_path / "m" / "vocab.txt", w, 1), atol=1e-5)
 
 
+def test_other_architectures_load_through_the_auto_class(tmp_path):
+    """BERT checkpoints load through BertForSequenceClassification itself; any other sequence classifier over the same
+    k-mer vocabulary (here a DistilBERT) through the Auto class, scored as its own forward pass scores it."""
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+    vocab = dnabert_vocab(6)
+    cfg = DistilBertConfig(vocab_size=len(vocab), dim=16, n_layers=1, n_heads=2, hidden_dim=32, max_position_embeddings=256)
+    torch.manual_seed(3)
+    model = DistilBertForSequenceClassification(cfg).eval()
+    model.save_pretrained(str(tmp_path / "m"))
+    (tmp_path / "m" / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    clf = load_classifier(tmp_path / "m", "cpu", task="tis")
+    assert type(clf.model).__name__ == "DistilBertForSequenceClassification"
+    w = random_dna(60, random.Random(7))
+    ids, _ = clf.tokenizer.batch(clf.encode([w]))
+    with torch.inference_mode():
+        want = torch.softmax(model(input_ids=torch.from_numpy(ids)).logits, -1)[0, 1].item()
+    np.testing.assert_allclose(clf.predict([w]), [want], atol=1e-5)
+
+
 def test_padding_and_batch_size_do_not_change_scores(tmp_path):
     write_genelm_like(tmp_path / "m")
     rng = random.Random(6)
