@@ -36,7 +36,7 @@ from typing import Any, Iterable, Mapping, TextIO
 from genannot.features import Gene, Interval, Transcript
 
 __all__ = ["Gff3Writer", "write_gff3", "provenance_lines", "escape_seqid", "escape_value", "cds_phases",
-           "checked_record", "comment_lines", "utr_parts"]
+           "checked_record", "comment_lines", "score_column", "utr_parts"]
 
 SOURCE = "genannot"
 
@@ -50,6 +50,13 @@ _VALUE_ESCAPE = re.compile(r"[;=&,%\t\n\r\x00-\x1f\x7f]")
 _COLUMN_ESCAPE = re.compile(r"[%\t\n\r\x00-\x1f\x7f]")
 _SEQID_ESCAPE = re.compile(r"[^a-zA-Z0-9.:^*$@!+_?\-|]")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def score_column(value: Any) -> str:
+    """Column 6 for a `score` attribute: the number as written, '.' when it is not one (a bool, a list, text)."""
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool) and _NUMBER.match(str(value).strip()):
+        return str(value).strip()
+    return "."
 
 
 def _pct(m: re.Match) -> str:
@@ -275,8 +282,8 @@ class Gff3Writer:
                 continue
             seen.add(key)
             text = _format_value(value)
-            if key == "score" and isinstance(value, (int, float, str)) and not isinstance(value, bool) and _NUMBER.match(str(value).strip()):
-                score = str(value).strip()
+            if key == "score":
+                score = score_column(value)
             pairs.append((escape_value(key), text))
         return pairs, score
 

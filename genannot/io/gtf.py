@@ -27,14 +27,13 @@ import re
 from typing import Any, Iterable, Mapping, TextIO
 
 from genannot.features import Gene, Interval, Transcript
-from genannot.io.gff3 import SOURCE, cds_phases, checked_record, comment_lines, escape_seqid, utr_parts
+from genannot.io.gff3 import SOURCE, cds_phases, checked_record, comment_lines, escape_seqid, score_column, utr_parts
 
 __all__ = ["GtfWriter"]
 
 NOT_WRITTEN = frozenset(["ID", "Parent", "codon_start"])  # GFF3's own keys (an annotation read back); a writer's hint
 BIOTYPES = {"mRNA": "protein_coding", "lnc_RNA": "lncRNA"}
 _VALUE_ESCAPE = re.compile(r'["%;\t\n\r\x00-\x1f\x7f]')
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def _quoted(value: Any) -> str:
@@ -100,8 +99,8 @@ class GtfWriter:
         for key, value in (given or {}).items():
             if key.startswith("_") or value is None or key in NOT_WRITTEN:
                 continue
-            if key == "score" and _NUMBER.match(str(value).strip()):
-                score = str(value).strip()
+            if key == "score":
+                score = score_column(value)
             pairs.append((key.lower(), value))
         col9 = " ".join(f"{k} {_quoted(v)};" for k, v in pairs)
         return "\t".join([col1, self.source, ftype, str(s), str(e), score, strand, frame, col9])
