@@ -203,6 +203,31 @@ def test_a_genome_whose_genes_mostly_start_at_an_acceptor_decodes_with_a_leader_
     np.testing.assert_allclose(params.acceptor.logp, sites.acceptor.logp)
 
 
+def test_the_leader_probe_reads_the_first_leader_probe_bp_of_the_sample(prior: GeneModelParams) -> None:
+    """The probe decodes only the sample's first `leader_probe_bp` bases (the records up to there, the last one
+    cut); where it finds a trans-splicing genome, the whole sample is decoded with the path offered as in the probe."""
+    from test_euk_decode import training_genome
+
+    genomes = {"chr": training_genome(3, 150), "chr2": training_genome(4, 150)}
+    plain = {k: _without_utrs(b.genes) for k, b in genomes.items()}
+    led = {k: _with_leaders(b.genes, 20) for k, b in genomes.items()}
+    calls: list = []
+
+    def decode(params: GeneModelParams, sample: list) -> dict:
+        calls.append((params, [(k, len(x)) for k, x in sample]))
+        return {k: (led if len(calls) >= 3 else plain)[k] for k, _ in sample}
+
+    sample = [(k, b.seq) for k, b in genomes.items()]
+    n1, n2 = (len(b.seq) for b in genomes.values())
+    params, report = self_train(prior, sample, decode, min_orf=150, min_orfs=5, min_density=0, min_genes=40, rounds=2,
+                                leader_probe_bp=n1 + 1000)
+    assert report.used and len(calls) == 4, report
+    assert calls[2][1] == [("chr", n1), ("chr2", 1000)]  # the probe: the first record and 1,000 bases of the second
+    assert calls[3][1] == [("chr", n1), ("chr2", n2)]  # then the whole sample, the path offered as in the probe
+    assert calls[2][0].leader_share == calls[3][0].leader_share == LEADER_PROBE
+    assert params.leader_share == 1.0 and params.leader_length == 20
+
+
 def _with_leaders(genes: list[Gene], length: int) -> list[Gene]:
     """`genes` with their first exon reaching `length` nt upstream of the start codon."""
     out = []

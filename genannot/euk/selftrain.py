@@ -265,6 +265,7 @@ MIN_FIT_INTRON = 40  # nt: predicted genes holding a shorter intron are left out
 TYPED_ROUND_GENES = 100  # a dense input's rounds decode with a length per CDS exon type once a round holds this many complete genes
 LEADER_PROBE = 0.5  # leader_share the final models' genes are decoded with once, to measure how many use the path
 LEADER_LENGTH = 30.0  # ... and the leader's mean length then (nt)
+LEADER_PROBE_BP = 2_000_000  # ... on at most this much of the sample (its first records)
 POOLED_LENGTHS = ("cds_initial", "cds_internal", "cds_terminal")  # pooled with the prior's in intron-rich genomes
 
 Decode = Callable[[GeneModelParams, Sequence[tuple[str, str]]], dict[str, list[Gene]]]  # (params, sample) -> {seqid: genes}
@@ -469,6 +470,17 @@ def _leader_usage(genes: dict[str, list[Gene]]) -> tuple[float, float]:
     return len(pieces) / n, float(np.mean(pieces))
 
 
+def _head(sample: Sequence[tuple[str, str]], bp: int) -> list[tuple[str, str]]:
+    """The first `bp` bases of `sample`: its first records, the last one cut."""
+    out, n = [], 0
+    for seqid, seq in sample:
+        if n >= bp:
+            break
+        out.append((seqid, seq[: bp - n]))
+        n += len(out[-1][1])
+    return out
+
+
 def _coding_introns(genes: dict[str, list[Gene]]) -> np.ndarray:
     """Lengths of every intron of the coding genes in `genes`."""
     return np.asarray([b - a + 1 for gs in genes.values() for g in gs for t in g.transcripts if t.cds for a, b in t.introns()])
@@ -510,6 +522,7 @@ def self_train(
     coding_order: int = CODING_ORDER,
     final_coding_order: int | None = FINAL_CODING_ORDER,
     typed_round_genes: int = TYPED_ROUND_GENES,
+    leader_probe_bp: int = LEADER_PROBE_BP,
 ) -> tuple[GeneModelParams | None, SelfTrainReport]:
     """Signal models re-fitted on `sample` ((seqid, sequence) pairs), or None where the sample cannot
     support it (see the module doc)."""
@@ -581,10 +594,14 @@ def self_train(
     polished = None
     if splice_refit and not ran_away:  # an intron-rich genome: splice sites once more, from the final models' genes, trimmed,
         # decoded first with a spliced-leader path on offer: a genome whose genes mostly take it keeps it (module doc)
-        probed = decode(replace(params, leader_share=LEADER_PROBE, leader_length=LEADER_LENGTH), sample)
+        offered = replace(params, leader_share=LEADER_PROBE, leader_length=LEADER_LENGTH)
+        probe = _head(sample, leader_probe_bp)
+        probed = decode(offered, probe)
         share, length = _leader_usage(probed)
         if share > LEADER_PROBE:  # most genes start at an acceptor: a trans-splicing genome (see the module doc)
-            params, polished = replace(params, leader_share=share, leader_length=length), probed
+            whole = sum(len(x) for _, x in probe) == sum(len(x) for _, x in sample)
+            polished = probed if whole else decode(offered, sample)
+            params = replace(params, leader_share=share, leader_length=length)
         else:
             polished = decode(params, sample)
         params = params.with_splice_sites(_trimmed_sites(prior, sample, polished, params, coding_order))
