@@ -124,7 +124,7 @@ input_argument = click.argument("input", metavar="INPUT")
 def cli() -> None:
     """genannot: genome annotation with DNA language models.
 
-    INPUT is a FASTA file (plain, gzip or bgzip) or '-' for standard input.
+    INPUT is a FASTA file (plain, gzip or bgzip), a GenBank or EMBL flat file, or '-' for standard input.
     """
 
 

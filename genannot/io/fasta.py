@@ -1,4 +1,5 @@
-"""Streaming FASTA reader: plain, gzip or bgzip (detected by magic bytes), a path or '-' for stdin.
+"""Streaming FASTA reader: plain, gzip or bgzip (detected by magic bytes), a path or '-' for stdin; a GenBank or
+EMBL flat file is read as the FASTA of its records' sequences (genannot.io.flatfile).
 
     for rec in read_fasta(path): rec.id, rec.seq, rec.soft_mask        # one whole record at a time
     for rec in stream_fasta(path):                                     # one chunk at a time
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, Iterable, Iterator, Union
 
 from genannot.errors import InputError
+from genannot.io.flatfile import as_fasta
 
 __all__ = ["FastaRecord", "FastaChunk", "FastaStream", "SpooledSequence", "read_fasta", "stream_fasta", "open_input", "STDIN"]
 
@@ -338,7 +340,7 @@ def _byte_chunks(path: Source, size: int) -> Iterator[bytes]:
         try:
             gzipped = head[:2] == b"\x1f\x8b"
             pieces = _gunzip_chunks(stream, name, size) if gzipped else _raw_chunks(stream, size)
-            yield from _unix_newlines(_without_bom(pieces))
+            yield from as_fasta(_unix_newlines(_without_bom(pieces)), name)
         except OSError as e:
             raise InputError(f"cannot read {name}: {e.strerror or e}") from None
     finally:
