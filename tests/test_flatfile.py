@@ -60,6 +60,16 @@ def test_records_ids_and_sequence_as_biopython_reads_them(tmp_path, fmt):
     assert all(r.soft_mask == [] for r in recs)  # a flat file's lowercase is its convention, not a repeat mask
 
 
+def test_old_style_embl_ids_as_biopython_reads_them(tmp_path):
+    """An old-style ID line ('ID   ENTRYNAME  standard; ...') names no accession: the SV line does, else AC."""
+    text = embl("X00001", A).replace("ID   X00001; SV 1; linear; genomic DNA; STD; PRO;", "ID   ENTRY1     standard; DNA; PRO;")
+    path = tmp_path / "old.embl"
+    for variant, expected in ((text.replace("XX\nDE", "XX\nSV   X00001.3\nDE"), "X00001.3"), (text, "X00001"),
+                              (text.replace("AC   X00001;\n", ""), "ENTRY1")):
+        path.write_text(variant)
+        assert [r.id for r in read_fasta(path)] == [b.id for b in SeqIO.parse(str(path), "embl")] == [expected]
+
+
 def test_gzip_crlf_and_stdin_like_streams(tmp_path):
     text = genbank("TESTA", A, "NC_000001").replace("\n", "\r\n")
     path = tmp_path / "in.gbk.gz"

@@ -8,7 +8,7 @@ file turned into FASTA gets all of that. The conversion keeps the line count (on
 line: the feature table becomes blank lines, which FASTA ignores), so a message's line number is the flat
 file's own. Each record becomes `>ID DESCRIPTION` at its ORIGIN (GenBank) or SQ (EMBL) line, ID the
 accession.version as Biopython and NCBI's GFF3 name it (VERSION; else ACCESSION, else the LOCUS name; EMBL:
-the ID line's accession and SV), so that the output's sequence IDs match an annotation of the same record.
+the ID line's accession and SV; else the SV line, the AC line, the ID line's name), so that the output's sequence IDs match an annotation of the same record.
 Sequence letters are uppercased: a flat file's lowercase is its convention, not a repeat mask.
 """
 
@@ -121,8 +121,8 @@ def _header_field(fields: dict[str, str], line: bytes, genbank: bool, last_key: 
     key, value = _text(line[:5]), _text(line[5:])
     if key == "DE":
         fields["DE"] = (fields.get("DE", "") + " " + value).strip()
-    elif key == "AC" and "AC" not in fields:
-        fields["AC"] = value
+    elif key in ("AC", "SV") and key not in fields:
+        fields[key] = value
     return key
 
 
@@ -135,11 +135,13 @@ def _record_id(fields: dict[str, str], genbank: bool) -> str:
                 return words[0]
         return opening[0] if opening else "unnamed"
     parts = [p.strip() for p in fields.get("open", "").split(";")]
-    accession = parts[0].split()[0] if parts and parts[0] else ""
     version = next((p[3:].strip() for p in parts[1:] if p.startswith("SV ")), "")
-    if not accession or accession == "XXX":
-        accession = fields.get("AC", "").split(";")[0].strip() or "unnamed"
-    return f"{accession}.{version}" if version else accession
+    if version:  # the ID line of today: 'ID   X56734; SV 1; linear; ...'
+        return f"{parts[0]}.{version}"
+    if fields.get("SV"):  # an old-style ID line ('ID   ENTRYNAME  standard; ...') and an SV line
+        return fields["SV"].split()[0]
+    accession = fields.get("AC", "").split(";")[0].strip()
+    return accession or (parts[0].split() or ["unnamed"])[0]
 
 
 def _header(fields: dict[str, str], genbank: bool) -> str:
