@@ -7,9 +7,10 @@ record ID and empty record, streams chromosomes in chunks and keeps its error me
 file turned into FASTA gets all of that. The conversion keeps the line count (one output line per input
 line: the feature table becomes blank lines, which FASTA ignores), so a message's line number is the flat
 file's own. Each record becomes `>ID DESCRIPTION` at its ORIGIN (GenBank) or SQ (EMBL) line, ID the
-accession.version as Biopython and NCBI's GFF3 name it (VERSION; else ACCESSION, else the LOCUS name; EMBL:
-the ID line's accession and SV; else the SV line, the AC line, the ID line's name), so that the output's sequence IDs match an annotation of the same record.
-Sequence letters are uppercased: a flat file's lowercase is its convention, not a repeat mask.
+accession.version as Biopython and NCBI's GFF3 name it, so that the output's sequence IDs match an annotation
+of the same record: GenBank's VERSION, else ACCESSION, else the LOCUS name; EMBL's ID line accession and SV,
+else the SV line, the AC line, the ID line's entry name. Sequence letters are uppercased: a flat file's
+lowercase is its convention, not a repeat mask.
 """
 
 from __future__ import annotations
