@@ -39,7 +39,8 @@ def as_fasta(pieces: Iterator[bytes], name: str) -> Iterator[bytes]:
     head = b""
     for piece in pieces:
         head += piece
-        if head.strip() and (b"\n" in head.lstrip() or len(head.lstrip()) >= 5):
+        first = head.lstrip()
+        if b"\n" in first or len(first) >= 5:  # the first line, or enough of it to tell
             break
     fmt = flat_format(head)
     if fmt is None:
