@@ -132,10 +132,10 @@ def run_genannot(fasta: Path, out: Path, model: str | None, table: int, args) ->
     t0 = time.perf_counter()
     if args.stats_only:
         from genannot.io.fasta import read_fasta
-        from genannot.prok.pipeline import ProkOptions, annotate_full, write_outputs
+        from genannot.prok.pipeline import ProkOptions, annotate_stream, write_outputs
 
-        res = annotate_full(read_fasta(fasta), ProkOptions(table=table))
-        write_outputs(res, output=str(out), fmt="gff3", proteins=None, genes_out=None, candidates=None,
+        stream = annotate_stream(list(read_fasta(fasta)), ProkOptions(table=table))
+        write_outputs(stream.annotated, output=str(out), fmt="gff3", proteins=None, genes_out=None, candidates=None,
                       provenance=["#genannot statistics only (development)"], table=table)
         return time.perf_counter() - t0
     cmd = [sys.executable, "-c", "from genannot.cli import entry; entry()", "prok", str(fasta), "-o", str(out), "--threads", str(args.threads),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from typing import Any, Iterable, Mapping, Sequence, TextIO
 
-__all__ = ["write_table", "FORMATS", "TRANSCRIPT_COLUMNS", "TranscriptTable"]
+__all__ = ["write_table", "TableWriter", "FORMATS", "TRANSCRIPT_COLUMNS", "TranscriptTable"]
 
 FORMATS = {"csv": ",", "tsv": "\t"}
 
@@ -26,33 +26,43 @@ def write_table(
     columns: Sequence[str],
     delimiter: str = ",",
 ) -> int:
-    """Write `columns` as the header, then every row; return the number of rows.
+    """Write `columns` as the header, then every row; return the number of rows (TableWriter, all at once)."""
+    return TableWriter(handle, columns, delimiter).write_rows(rows)
+
+
+class TableWriter:
+    """A table written as its rows come (a header line first), for outputs written record by record.
 
     A row is a mapping (missing keys are empty cells, unknown keys raise ValueError) or a
     sequence in column order. None -> empty cell, bools -> true/false, floats to 6 significant
     digits. `delimiter` is ',' or '\\t' (or a format name from FORMATS: 'csv', 'tsv').
     """
-    delimiter = FORMATS.get(delimiter, delimiter)
-    if delimiter not in (",", "\t"):
-        raise ValueError(f"delimiter must be ',' or a tab, not {delimiter!r}")
-    writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(columns)
-    ncol = len(columns)
-    index = {c: i for i, c in enumerate(columns)}
-    n = 0
-    for row in rows:
-        if isinstance(row, Mapping):
-            unknown = set(row) - set(index)
-            if unknown:
-                raise ValueError(f"row has keys not among the columns: {sorted(unknown)}")
-            cells = [_cell(row.get(c)) for c in columns]
-        else:
-            if len(row) != ncol:
-                raise ValueError(f"row has {len(row)} values for {ncol} columns")
-            cells = [_cell(v) for v in row]
-        writer.writerow(cells)
-        n += 1
-    return n
+
+    def __init__(self, handle: TextIO, columns: Sequence[str], delimiter: str = ","):
+        delimiter = FORMATS.get(delimiter, delimiter)
+        if delimiter not in (",", "\t"):
+            raise ValueError(f"delimiter must be ',' or a tab, not {delimiter!r}")
+        self.writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        self.writer.writerow(columns)
+        self.columns = list(columns)
+        self.index = {c: i for i, c in enumerate(columns)}
+
+    def write_rows(self, rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> int:
+        """Write rows; return how many."""
+        n = 0
+        for row in rows:
+            if isinstance(row, Mapping):
+                unknown = set(row) - set(self.index)
+                if unknown:
+                    raise ValueError(f"row has keys not among the columns: {sorted(unknown)}")
+                cells = [_cell(row.get(c)) for c in self.columns]
+            else:
+                if len(row) != len(self.columns):
+                    raise ValueError(f"row has {len(row)} values for {len(self.columns)} columns")
+                cells = [_cell(v) for v in row]
+            self.writer.writerow(cells)
+            n += 1
+        return n
 
 
 TRANSCRIPT_COLUMNS = ("seq_id", "gene_id", "transcript_id", "biotype", "strand", "start", "end", "cds_start", "cds_end",

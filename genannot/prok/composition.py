@@ -15,6 +15,8 @@ MIN_WINDOW_BASES take no part in the decision (their GC is too noisy), but are b
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 
 WINDOW = 10_000  # nt per GC sample
@@ -72,11 +74,11 @@ def _grid_phase(dens: np.ndarray) -> float:
     return float(_GRID[int(np.argmin(cost))])
 
 
-def gc_bins(codes_list: list[np.ndarray]) -> tuple[list[list[int]], list[float]]:
+def gc_bins(codes: Iterable[np.ndarray]) -> tuple[list[list[int]], list[float]]:
     """Groups of record indices (by rising GC) and the GC where each group after the first begins; one group
-    unless the input is mixed (`is_mixed`)."""
-    per = [_counts(c) for c in codes_list]
-    everything = [list(range(len(codes_list)))]
+    unless the input is mixed (`is_mixed`). `codes`: each record's base codes, read one at a time."""
+    per = [_counts(c) for c in codes]
+    everything = [list(range(len(per)))]
     if not per:
         return everything, []
     gc, n = np.concatenate([g for g, _ in per]), np.concatenate([a for _, a in per])

@@ -39,6 +39,7 @@ from genannot.prok.presets import GenomeStats, select_presets
 from genannot.prok.signals import (
     TYPE_INDEX,
     FrameCumsum,
+    HexamerModel,
     StartFeatures,
     StartModel,
     StrandSeq,
@@ -216,14 +217,15 @@ def group_max(values: np.ndarray, c: Candidates) -> np.ndarray:
 # ---------------------------------------------------------------- coding score
 
 
-def hexamer_sums(rec: RecordSeq, c: Candidates, values: dict[int, np.ndarray]) -> np.ndarray:
-    """Sum of per-position values over the in-frame hexamers from each start to its stop codon."""
+def hexamer_sums(rec: RecordSeq, c: Candidates, model: HexamerModel) -> np.ndarray:
+    """Sum of a coding model's per-position log-odds over the in-frame hexamers from each start to its stop codon
+    (one strand's values at a time)."""
     out = np.zeros(len(c))
     for s in (1, -1):
         m = c.strand == s
         if not m.any():
             continue
-        cs = FrameCumsum(values[s])
+        cs = FrameCumsum(model.position_values(strand_of(rec, s)))
         last = np.where(c.p3[m], c.se[m] - 6, c.se[m] - 3)
         out[m] = cs.range_sum(c.sp[m], last)
     return out
@@ -492,9 +494,9 @@ class FinderOptions:
 
 @dataclass
 class RecordCalls:
-    """Everything the writers need about one record's genes."""
+    """Everything the writers need about one record's genes (none of its sequence arrays, so that calls held until
+    their turn to be written cost a few bytes per base)."""
 
-    rec: RecordSeq
     cands: Candidates
     chosen: np.ndarray  # candidate indices, left to right
     score: np.ndarray  # total score per candidate
@@ -529,7 +531,7 @@ def gc_frame_scores(rec: RecordSeq, c: Candidates) -> np.ndarray:
         last = np.where(c.p3[m], c.se[m] - 3, c.se[m])
         ncod = np.maximum((last - c.sp[m]) // 3 + 1, 1)
         for k in range(3):
-            cs = FrameCumsum((win == k).astype(np.float64))
+            cs = FrameCumsum(win == k)
             out[m, k] = cs.range_sum(c.sp[m], last) / ncod
     return out
 
@@ -579,11 +581,8 @@ def _p_stop(opts: FinderOptions, gc: float) -> float:
 
 def _coding_raw(recs, cands, lo: np.ndarray) -> list[np.ndarray]:
     """Hexamer log-odds sums of every candidate under one coding model."""
-    from genannot.prok.signals import HexamerModel
-
     model = HexamerModel(lo)
-    return [hexamer_sums(r, c, {1: model.position_values(r.fwd), -1: model.position_values(r.rev)})
-            for r, c in zip(recs, cands)]
+    return [hexamer_sums(r, c, model) for r, c in zip(recs, cands)]
 
 
 def _with_atypical(raws, raws_a, p: Params) -> list[np.ndarray]:
@@ -608,7 +607,7 @@ def _decode(recs, cands, feats, cscores, smodel: StartModel, opts: FinderOptions
         res = choose_genes(c, total, p, ss.rscore, ss.uscore, overlap_cost=p.overlap_cost)
         dp_total += res.total
         ch = res.chosen[total[res.chosen] > 0]
-        out.append(RecordCalls(r, c, ch, total, cs, ss.total, rbs_bin=smodel.sd_choice(f.sd),
+        out.append(RecordCalls(c, ch, total, cs, ss.total, rbs_bin=smodel.sd_choice(f.sd),
                                prob_cds=None if cds_p is None else cds_p[k],
                                prob_tis=None if tis_p is None else tis_p[k]))
     return out, dp_total
@@ -625,7 +624,7 @@ def self_train(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> tuple
        the start model is re-learned with them and the final DP is run."""
     import time
 
-    from genannot.prok.signals import HexamerModel, background_hexamers, inframe_hexamer_counts
+    from genannot.prok.signals import background_hexamers, inframe_hexamer_counts
 
     t0 = time.perf_counter()
     p = opts.params
@@ -704,34 +703,45 @@ def self_train(recs: list[RecordSeq], opts: FinderOptions, priors=None) -> tuple
 
 
 def _from_presets(recs: list[RecordSeq], opts: FinderOptions, priors, presets: list) -> list[RecordCalls]:
-    """Prodigal's metagenomic mode with genannot's presets: each preset's statistics (coding models, start model,
-    GC for the length prior) score the candidates, the classifier priors are added as `self_train` adds them (the
-    CDS prior at `preset_cds_weight`), and the preset whose gene set has the highest total DP score over all records
-    is kept. The classifiers see the union of what the presets find plausible, once."""
+    """Prodigal's metagenomic mode with genannot's presets: the preset whose gene set has the highest total DP score
+    over all records is kept (`with_stats`, the CDS prior at `preset_cds_weight`)."""
+    name, calls, total = with_stats(recs, opts, priors, presets, opts.params.preset_cds_weight)
+    log.info("presets tried: %s; kept %s: %d genes", ", ".join(f"{n} {t:.1f}" for n, t in total.items()), name,
+             sum(len(k.chosen) for k in calls))
+    return calls
+
+
+def with_stats(recs: list[RecordSeq], opts: FinderOptions, priors, stats: list[GenomeStats],
+               cds_weight: float) -> tuple[str, list[RecordCalls], dict[str, float]]:
+    """Gene finding with statistics learned elsewhere (presets, or a sample of the same input): each one's coding
+    models, start model and GC (for the length prior) score the candidates, the classifier priors are added as
+    `self_train` adds them (the CDS prior at `cds_weight`), and the statistics whose gene set has the highest total
+    DP score over all records are kept. The classifiers see the union of what the statistics find plausible, once.
+    Returns the name of the statistics kept, the calls, and the total DP score under each."""
     p = opts.params
     cands = [build_candidates(r) for r in recs]
     feats = [start_features(r, c) for r, c in zip(recs, cands)]
-    base = []  # per preset: coding scores and statistics-only calls (what the classifiers are asked about)
-    for st in presets:
+    base = []  # per statistics: coding scores and statistics-only calls (what the classifiers are asked about)
+    for st in stats:
         raws = _coding_raw(recs, cands, st.coding)
         if st.atypical is not None:
             raws = _with_atypical(raws, _coding_raw(recs, cands, st.atypical), p)
         pst = _p_stop(opts, st.gc)
         cscores = [coding_scores(raw, c, pst) for raw, c in zip(raws, cands)]
-        base.append((st, cscores, _decode(recs, cands, feats, cscores, st.start, opts)[0]))
-    plausible = [np.logical_or.reduce([group_max(b[2][k].score, c) > p.plausible_min for b in base])
-                 for k, c in enumerate(cands)]
-    best_score = [np.maximum.reduce([b[2][k].score for b in base]) for k in range(len(cands))]
-    cds_p, tis_p = priors(recs, cands, best_score, plausible)
-    cds_l = [_prior_logit(x, c, p.cds_missing) for x, c in zip(cds_p, cands)]
-    tis_l = [_prior_logit(x, c, None) for x, c in zip(tis_p, cands)]
-    runs = [(st, *_decode(recs, cands, feats, _with_cds_prior(cs, cds_l, cands, p, p.preset_cds_weight), st.start, opts,
-                          tis_l, cds_p, tis_p)) for st, cs, _calls in base]
-    st, calls, total = max(runs, key=lambda b: b[2])
-    log.info("presets tried: %s; kept %s (GC %.1f%%, score %.1f): %d genes",
-             ", ".join(f"{b[0].name} {b[2]:.1f}" for b in runs), st.name, 100 * st.gc, total,
-             sum(len(k.chosen) for k in calls))
-    return calls
+        base.append((st, cscores, *_decode(recs, cands, feats, cscores, st.start, opts)))
+    if priors is None:
+        runs = [(st, calls, total) for st, _cs, calls, total in base]
+    else:
+        plausible = [np.logical_or.reduce([group_max(b[2][k].score, c) > p.plausible_min for b in base])
+                     for k, c in enumerate(cands)]
+        best_score = [np.maximum.reduce([b[2][k].score for b in base]) for k in range(len(cands))]
+        cds_p, tis_p = priors(recs, cands, best_score, plausible)
+        cds_l = [_prior_logit(x, c, p.cds_missing) for x, c in zip(cds_p, cands)]
+        tis_l = [_prior_logit(x, c, None) for x, c in zip(tis_p, cands)]
+        runs = [(st, *_decode(recs, cands, feats, _with_cds_prior(cs, cds_l, cands, p, cds_weight), st.start, opts,
+                              tis_l, cds_p, tis_p)) for st, cs, _calls, _total in base]
+    st, calls, _total = max(runs, key=lambda b: b[2])
+    return st.name, calls, {b[0].name: b[2] for b in runs}
 
 
 def _length_ramp(length: np.ndarray, ramp: tuple[float, float]) -> np.ndarray:
@@ -783,5 +793,5 @@ def _anonymous(recs, opts: FinderOptions, priors) -> list[RecordCalls]:
         total = cs + ss.total
         res = choose_genes(c, total, p, ss.rscore, ss.uscore, overlap_cost=p.overlap_cost)
         ch = res.chosen[total[res.chosen] > 0]
-        out.append(RecordCalls(r, c, ch, total, cs, ss.total, prob_cds=cp, prob_tis=tp))
+        out.append(RecordCalls(c, ch, total, cs, ss.total, prob_cds=cp, prob_tis=tp))
     return out

@@ -2,10 +2,13 @@
 
 `annotate(records, options)` is the library entry point (plain data in, `Gene` lists out); `run_prok` is what
 the CLI calls: preflight (outputs writable, translation table known, models resolved and loaded) before any
-compute, then annotation, then every requested output committed together (nothing written on error).
+compute, then annotation streamed into the outputs record by record (`annotate_stream`), every requested output
+committed together at the end (nothing written on error).
 
 Statistics are learned from all records of the input together (Prodigal does the same), so a draft assembly
-of many contigs is annotated with one genome-wide model. Inputs shorter than `MIN_TRAIN` nt in total (assembly
+of many contigs is annotated with one genome-wide model; a mixed-species input is split into GC bins first
+(prok/composition.py), and a bin larger than SAMPLE_BP (a metagenome assembly) learns on a sample of its
+records, so that memory stays flat in the input's size (bench/prok_scale.py). Inputs shorter than `MIN_TRAIN` nt in total (assembly
 gaps, the runs of N that hold no ORF, not counted) are too small to learn from: they are annotated in anonymous
 mode, with the packaged preset statistics of whole genomes near the input's GC (prok/presets.py; Prodigal's
 metagenomic mode) plus the learned classifiers, or with the classifiers alone where no preset fits (without
@@ -20,8 +23,9 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -35,7 +39,10 @@ from genannot.prok.genes import (
     RecordSeq,
     find_genes,
     prepare_record,
+    self_train,
+    with_stats,
 )
+from genannot.prok.presets import GenomeStats
 from genannot.prok.orfs import codon_sets, n_runs, orf_sequence
 from genannot.prok.signals import START_TYPES
 
@@ -47,6 +54,8 @@ CANDIDATE_COLUMNS = [
     "coding_score", "start_score", "score", "prediction_max_likelihood", "predicted",
 ]
 MIN_TRAIN = 100000  # nt: below this the genome's own statistics are not learned (anonymous mode, presets)
+SAMPLE_BP = 16_000_000  # nt: a GC bin larger than this learns its statistics on a sample (annotate_stream)
+CHUNK_BP = 4_000_000  # nt: ... and annotates its other records with them this many at a time
 TABLE_SAMPLE = 1_000_000  # nt of the input (its first records) on which `-g auto` compares genetic codes
 TABLE_MARGIN = 0.08  # ... code 4 needs this much more of the sample covered by genes than code 11
 TABLE_MIN_DENSITY = 0.70  # ... and at least this much in all
@@ -188,56 +197,143 @@ def annotate(records: Iterable, options: ProkOptions | None = None) -> list[tupl
 
 
 def annotate_full(records: Iterable, options: ProkOptions | None = None) -> ProkResult:
+    """`annotate_stream` collected: every record's genes and calls at once."""
+    records = list(records)
+    stream = annotate_stream(records, options)
+    done = list(stream.annotated)
+    return ProkResult(records=records, genes=[g for _, g, _ in done], calls=[k for _, _, k in done],
+                      bins_note=stream.bins_note)
+
+
+@dataclass
+class ProkStream:
+    """`annotate_stream`'s answer: how the records were split into GC bins (known before any gene is found, for the
+    output header) and the annotated records in input order: (record, genes, calls; None for a record without
+    ORFs), each found as late as it can be."""
+
+    bins_note: str | None
+    annotated: Iterator[tuple[object, list[Gene], RecordCalls | None]]
+
+
+def annotate_stream(records: Sequence, options: ProkOptions | None = None) -> ProkStream:
+    """Annotate records in memory flat in the input's size beyond SAMPLE_BP per GC bin.
+
+    Each GC bin (composition.gc_bins) learns its statistics on its own. A bin of up to SAMPLE_BP nt is self-trained
+    on all its records, and their calls are kept (a few bytes per base) until written. A larger bin (a metagenome
+    assembly) self-trains on a seeded random sample of its records of about SAMPLE_BP nt, and the rest of its
+    records are annotated with the statistics learned (`genes.with_stats`), CHUNK_BP nt at a time as their turn to
+    be written comes."""
     opts = options or ProkOptions()
     codon_sets(opts.table, opts.allow_ctg)  # unknown table -> InputError before any work
-    records = list(records)
-    total_len = sum(sequence_bases(r.seq) for r in records)
-    recs: list[RecordSeq] = []
-    index: list[int | None] = []
-    for r in records:
-        rs = prepare_record(r.id, r.seq, opts)
-        if rs.groups:
-            index.append(len(recs))
-            recs.append(rs)
-        else:
-            index.append(None)
     priors = ModelPriors(opts.models, opts.tis_top) if opts.models is not None else None
-    if total_len < MIN_TRAIN:
+    if sum(sequence_bases(r.seq) for r in records) < MIN_TRAIN:
         from genannot.prok.presets import load_presets
 
         opts = replace(opts, anonymous=True, presets=load_presets() if opts.presets is None else opts.presets)
-    calls, bins_note = _find_in_bins(recs, opts, priors)
-    out_calls: list[RecordCalls | None] = [calls[i] if i is not None else None for i in index]
-    genes = [to_genes(r.id, k, opts.table) if k is not None else [] for r, k in zip(records, out_calls)]
-    log.info("%d genes on %d records (%d nt)", sum(len(g) for g in genes), len(records), total_len)
-    return ProkResult(records=records, genes=genes, calls=out_calls, bins_note=bins_note)
+    bins, note = _gc_bins(records, opts)
+    held: dict[int, RecordCalls | None] = {}
+    bin_of: dict[int, int] = {}  # records left to annotate with their bin's statistics
+    stats: list[GenomeStats | None] = []
+    for b, members in enumerate(bins):
+        sample = _sample(records, members, opts.seed)
+        recs, kept = _prepared(records, sample, opts, held)
+        if len(sample) == len(members):
+            held.update(zip(kept, find_genes(recs, opts, priors=priors) if recs else []))
+            stats.append(None)
+            continue
+        log.info("GC bin of %d records (%d nt): statistics learned on %d of them (%d nt)", len(members),
+                 sum(len(records[i].seq) for i in members), len(sample), sum(len(records[i].seq) for i in sample))
+        calls, learned = self_train(recs, opts, priors)
+        held.update(zip(kept, calls))
+        stats.append(learned)
+        bin_of.update((i, b) for i in members if i not in held)
+    return ProkStream(note, _in_order(records, held, bin_of, stats, opts, priors))
 
 
-def _find_in_bins(recs: list[RecordSeq], opts: ProkOptions, priors) -> tuple[list[RecordCalls], str | None]:
-    """find_genes on each GC bin of the records (composition.gc_bins) on its own; one bin unless the input holds
+def _gc_bins(records: Sequence, opts: ProkOptions) -> tuple[list[list[int]], str | None]:
+    """Record indices per GC bin (composition.gc_bins) and a note on the bins; one bin unless the input holds
     clusters of distinct GC (mixed species) large enough to self-train."""
     from genannot.prok.composition import gc_bins
+    from genannot.prok.signals import encode
 
-    if not recs:
-        return [], None
-    groups, cuts = [list(range(len(recs)))], []
-    if opts.gc_bins and not opts.anonymous:
-        groups, cuts = gc_bins([r.fwd.codes for r in recs])
-    note = None
-    if len(groups) > 1:
-        sizes = " / ".join(str(sum(recs[i].n for i in g)) for g in groups)
-        note = (f"{len(groups)} (GC cut at {', '.join(f'{100 * c:.1f}%' for c in cuts)}; records "
-                f"{' / '.join(str(len(g)) for g in groups)}; nt {sizes})")
-        log.info("GC bins, each self-trained on its own: %s", note)
-    found: dict[int, RecordCalls] = {}
-    for g in groups:
-        found.update(zip(g, find_genes([recs[i] for i in g], opts, priors=priors)))
-    return [found[i] for i in range(len(recs))], note
+    everything = [list(range(len(records)))]
+    if not opts.gc_bins or opts.anonymous:
+        return everything, None
+    groups, cuts = gc_bins(encode(r.seq) for r in records)
+    if len(groups) < 2:
+        return everything, None
+    sizes = " / ".join(str(sum(len(records[i].seq) for i in g)) for g in groups)
+    note = (f"{len(groups)} (GC cut at {', '.join(f'{100 * c:.1f}%' for c in cuts)}; records "
+            f"{' / '.join(str(len(g)) for g in groups)}; nt {sizes})")
+    log.info("GC bins, each self-trained on its own: %s", note)
+    return groups, note
+
+
+def _sample(records: Sequence, members: list[int], seed: int) -> list[int]:
+    """The records of a GC bin its statistics are learned on: all of them up to SAMPLE_BP nt, else a seeded random
+    choice of whole records adding up to SAMPLE_BP nt (the last one whatever its size), in input order."""
+    if sum(len(records[i].seq) for i in members) <= SAMPLE_BP:
+        return members
+    order = list(members)
+    random.Random(seed).shuffle(order)
+    chosen, bp = [], 0
+    for i in order:
+        if bp >= SAMPLE_BP:
+            break
+        chosen.append(i)
+        bp += len(records[i].seq)
+    return sorted(chosen)
+
+
+def _prepared(records: Sequence, which: list[int], opts: ProkOptions,
+              held: dict[int, RecordCalls | None]) -> tuple[list[RecordSeq], list[int]]:
+    """The records `which` prepared for gene finding, and their indices; those without ORFs go to `held` as None."""
+    recs, kept = [], []
+    for i in which:
+        rs = prepare_record(records[i].id, records[i].seq, opts)
+        if rs.groups:
+            recs.append(rs)
+            kept.append(i)
+        else:
+            held[i] = None
+    return recs, kept
+
+
+def _in_order(records: Sequence, held: dict[int, RecordCalls | None], bin_of: dict[int, int],
+              stats: list[GenomeStats | None], opts: ProkOptions, priors):
+    """(record, genes, calls) in input order: calls from `held`, or found with the record's bin's statistics, the
+    records up to CHUNK_BP nt at a time."""
+    n_genes, i = 0, 0
+    while i < len(records):
+        j, bp = i, 0
+        while j < len(records) and bp < CHUNK_BP:
+            bp += len(records[j].seq) if j in bin_of else 0
+            j += 1
+        todo: dict[int, list[int]] = {}
+        for k in range(i, j):
+            if k in bin_of:
+                todo.setdefault(bin_of.pop(k), []).append(k)
+        for b, which in todo.items():
+            recs, kept = _prepared(records, which, opts, held)
+            if recs:
+                held.update(zip(kept, with_stats(recs, opts, priors, [stats[b]], opts.params.cds_weight)[1]))
+        for k in range(i, j):
+            calls = held.pop(k)
+            genes = to_genes(records[k].id, calls, opts.table) if calls is not None else []
+            n_genes += len(genes)
+            yield records[k], genes, calls
+        i = j
+    log.info("%d genes on %d records (%d nt)", n_genes, len(records), sum(sequence_bases(r.seq) for r in records))
 
 
 def orf_group_id(seqid: str, strand: int, stop: int) -> str:
     """Stable name of a stop group: seqid, strand and the 1-based coordinate of the stop's outermost base."""
     return f"{seqid}:{'+' if strand == 1 else '-'}{stop + 1}"
+
+
+def _stop(c: Candidates, i: int) -> int:
+    """The stop group's `stop` (orfs.StopGroup): the outermost base of the candidate's 3' end."""
+    return int(c.right[i] if c.strand[i] == 1 else c.left[i])
 
 
 def _fmt(x: float | None, nd: int = 4) -> float | None:
@@ -255,7 +351,6 @@ def to_genes(seqid: str, k: RecordCalls, table: int = 11) -> list[Gene]:
         five, three = bool(c.edge5[i]), bool(c.p3[i])
         partial = (f"{int(five)}{int(three)}" if strand == "+" else f"{int(three)}{int(five)}")
         gid = f"{seqid}_{n}"
-        g = k.rec.groups[c.group[i]]
         attrs: dict[str, object] = {"score": round(float(k.score[i]), 2)}
         pc = _fmt(k.prob_cds[i]) if k.prob_cds is not None else None
         pt = _fmt(k.prob_tis[i]) if k.prob_tis is not None else None
@@ -270,7 +365,7 @@ def to_genes(seqid: str, k: RecordCalls, table: int = 11) -> list[Gene]:
             from genannot.prok.signals import sd_bin_name
 
             attrs["rbs_motif"] = sd_bin_name(int(k.rbs_bin[i]))
-        attrs["_orf_group"] = orf_group_id(seqid, int(c.strand[i]), int(g.stop))
+        attrs["_orf_group"] = orf_group_id(seqid, int(c.strand[i]), _stop(c, i))
         t = Transcript(id=gid, biotype="mRNA", cds=[(left, right)], attributes=dict(attrs))
         out.append(Gene(seqid=seqid, strand=strand, id=gid, transcripts=[t], attributes=dict(attrs), partial=partial))
     return out
@@ -294,10 +389,9 @@ def _candidate_rows(seqid: str, k: RecordCalls):
     is_best = np.zeros(len(c), dtype=bool)
     is_best[best[best >= 0]] = True
     for i in np.flatnonzero(scored):
-        g = k.rec.groups[c.group[i]]
         yield {
             "seq_id": seqid,
-            "orf_group": orf_group_id(seqid, int(c.strand[i]), int(g.stop)),
+            "orf_group": orf_group_id(seqid, int(c.strand[i]), _stop(c, i)),
             "strand": "+" if c.strand[i] == 1 else "-",
             "start": int(c.left[i]) + 1,
             "end": int(c.right[i]) + 1,
@@ -313,58 +407,49 @@ def _candidate_rows(seqid: str, k: RecordCalls):
         }
 
 
-def write_outputs(res: ProkResult, *, output: str | None, fmt: str, proteins: str | None, genes_out: str | None,
-                  candidates: str | None, provenance: list[str], table: int) -> None:
+def write_outputs(annotated: Iterable[tuple[object, list[Gene], RecordCalls | None]], *, output: str | None, fmt: str,
+                  proteins: str | None, genes_out: str | None, candidates: str | None, provenance: list[str],
+                  table: int) -> None:
+    """Every requested output, written record by record as `annotated` (record, genes, calls) yields them, and
+    committed together at the end (nothing written on error)."""
     from genannot.io.atomic import atomic_outputs
     from genannot.io.gff3 import Gff3Writer
     from genannot.io.gtf import GtfWriter
     from genannot.io.seqout import cds_sequence, protein_sequence, write_fasta
-    from genannot.io.tables import write_table
+    from genannot.io.tables import TableWriter
 
     paths = {"main": output or "-", "proteins": proteins, "genes": genes_out, "candidates": candidates}
     with atomic_outputs(paths) as out:
-        fh = out["main"]
         if fmt in ("gff3", "gtf"):
-            w = (Gff3Writer if fmt == "gff3" else GtfWriter)(fh, provenance)
-            for rec, genes in zip(res.records, res.genes):
-                w.write_record(rec.id, len(rec.seq), genes)
+            main = (Gff3Writer if fmt == "gff3" else GtfWriter)(out["main"], provenance)
         else:
-            rows = []
-            for rec, genes in zip(res.records, res.genes):
-                for g in genes:
-                    a = g.attributes
-                    rows.append({
-                        "seq_id": rec.id, "start": g.start, "end": g.end, "strand": g.strand,
-                        "orf_group": a.get("_orf_group"), "prob_cds": a.get("prob_cds"), "prob_tis": a.get("prob_tis"),
-                        "start_type": a.get("start_type"), "partial": g.partial,
-                    })
-            write_table(fh, rows, CSV_COLUMNS)
-        if "proteins" in out or "genes" in out:
-            prot, nuc = [], []
-            for rec, genes in zip(res.records, res.genes):
-                for g in genes:
-                    t = g.transcripts[0]
-                    desc = f"{rec.id}:{g.start}-{g.end}({g.strand}) partial={g.partial} start_type={g.attributes.get('start_type')}"
-                    if "proteins" in out:
-                        prot.append((g.id, protein_sequence(rec.seq, g, t, table), desc))
-                    if "genes" in out:
-                        nuc.append((g.id, cds_sequence(rec.seq, g, t), desc))
-            if "proteins" in out:
-                write_fasta(out["proteins"], prot)
-            if "genes" in out:
-                write_fasta(out["genes"], nuc)
-        if "candidates" in out:
-            def rows_iter():
-                for rec, k in zip(res.records, res.calls):
-                    if k is not None:
-                        yield from _candidate_rows(rec.id, k)
-            write_table(out["candidates"], rows_iter(), CANDIDATE_COLUMNS)
+            main = TableWriter(out["main"], CSV_COLUMNS)
+        cand = TableWriter(out["candidates"], CANDIDATE_COLUMNS) if "candidates" in out else None
+        for rec, genes, calls in annotated:
+            if fmt in ("gff3", "gtf"):
+                main.write_record(rec.id, len(rec.seq), genes)
+            else:
+                main.write_rows({
+                    "seq_id": rec.id, "start": g.start, "end": g.end, "strand": g.strand,
+                    "orf_group": g.attributes.get("_orf_group"), "prob_cds": g.attributes.get("prob_cds"),
+                    "prob_tis": g.attributes.get("prob_tis"), "start_type": g.attributes.get("start_type"),
+                    "partial": g.partial,
+                } for g in genes)
+            for g in genes:
+                t = g.transcripts[0]
+                desc = f"{rec.id}:{g.start}-{g.end}({g.strand}) partial={g.partial} start_type={g.attributes.get('start_type')}"
+                if "proteins" in out:
+                    write_fasta(out["proteins"], [(g.id, protein_sequence(rec.seq, g, t, table), desc)])
+                if "genes" in out:
+                    write_fasta(out["genes"], [(g.id, cds_sequence(rec.seq, g, t), desc)])
+            if cand is not None and calls is not None:
+                cand.write_rows(_candidate_rows(rec.id, calls))
 
 
 def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, translation_table="auto", closed=False,
              min_length=90, min_edge_length=60, ctg=False, no_gc_bins=False, proteins=None, genes_out=None,
              candidates=None,
-             device="auto", batch_size="auto", seed=0, command_line=None, models=None) -> ProkResult:
+             device="auto", batch_size="auto", seed=0, command_line=None, models=None) -> None:
     """The `genannot prok` command. `models` (already loaded ProkModels) skips loading; tests and benches
     pass it to reuse one load."""
     from genannot.io.atomic import check_writable
@@ -394,9 +479,9 @@ def run_prok(*, input, output="-", fmt="gff3", model=None, tis_model=None, trans
         table_note = (f"{table} (auto: coding density {density[11]:.3f} under code 11, {density[4]:.3f} under code 4)"
                       if not math.isnan(density[11]) else f"{table} (auto: under {MIN_TRAIN:,} nt, too short to tell)")
         log.info("translation table %s", table_note)
-    res = annotate_full(records, opts)
+    stream = annotate_stream(records, opts)
     prov = provenance_lines(command_line, getattr(models, "provenance", []) if models is not None else [],
-                            extra={"translation_table": table_note, **({"gc_bins": res.bins_note} if res.bins_note else {})})
-    write_outputs(res, output=output, fmt=fmt, proteins=proteins, genes_out=genes_out, candidates=candidates,
-                  provenance=prov, table=opts.table)
-    return res
+                            extra={"translation_table": table_note,
+                                   **({"gc_bins": stream.bins_note} if stream.bins_note else {})})
+    write_outputs(stream.annotated, output=output, fmt=fmt, proteins=proteins, genes_out=genes_out,
+                  candidates=candidates, provenance=prov, table=opts.table)

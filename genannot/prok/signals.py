@@ -42,11 +42,13 @@ def revcomp_codes(codes: np.ndarray) -> np.ndarray:
 
 
 def kmer_index(codes: np.ndarray, k: int) -> np.ndarray:
-    """Index (base 4) of the k-mer starting at every position (length n-k+1); -1 where it holds an N."""
+    """Index (base 4) of the k-mer starting at every position (length n-k+1); -1 where it holds an N. int16 up to
+    k = 7 (two bytes a base per strand kept for hexamers), int32 above."""
     n = len(codes)
+    dtype = np.int16 if k <= 7 else np.int32
     if n < k:
-        return np.zeros(0, dtype=np.int32)
-    idx = np.zeros(n - k + 1, dtype=np.int32)
+        return np.zeros(0, dtype=dtype)
+    idx = np.zeros(n - k + 1, dtype=dtype)
     bad = np.zeros(n - k + 1, dtype=bool)
     for j in range(k):
         c = codes[j : n - k + 1 + j]
@@ -61,15 +63,11 @@ class StrandSeq:
     """One strand of one record in strand coordinates."""
 
     codes: np.ndarray  # uint8 base codes
-    hexa: np.ndarray  # int32 hexamer index at each position (-1 with N), length n-5
-    _kmers: dict = field(default_factory=dict, repr=False)
+    hexa: np.ndarray  # int16 hexamer index at each position (-1 with N), length n-5
 
     def kmers(self, k: int) -> np.ndarray:
-        if k == 6:
-            return self.hexa
-        if k not in self._kmers:
-            self._kmers[k] = kmer_index(self.codes, k)
-        return self._kmers[k]
+        """k-mer indices (kmer_index); computed afresh for k other than 6, as they are read once per record."""
+        return self.hexa if k == 6 else kmer_index(self.codes, k)
 
     @classmethod
     def from_codes(cls, codes: np.ndarray) -> "StrandSeq":
@@ -80,13 +78,15 @@ class StrandSeq:
 
 
 class FrameCumsum:
-    """Sums of a per-position value over positions a, a+3, ..., b (inclusive) in O(1)."""
+    """Sums of a per-position value over positions a, a+3, ..., b (inclusive) in O(1). Boolean values are counted
+    in int32 (half the memory of float64 sums)."""
 
     def __init__(self, values: np.ndarray):
-        v = np.asarray(values, dtype=np.float64)
-        c = np.zeros(len(v) + 3, dtype=np.float64)
+        v = np.asarray(values)
+        dtype = np.int32 if v.dtype == bool else np.float64
+        c = np.zeros(len(v) + 3, dtype=dtype)
         for f in range(3):
-            c[f + 3 :: 3] = np.cumsum(v[f::3])
+            c[f + 3 :: 3] = np.cumsum(v[f::3], dtype=dtype)
         self.c = c
         self.n = len(v)
 
@@ -147,19 +147,17 @@ def gc_frame_classes(codes: np.ndarray, window_codons: int = 40) -> np.ndarray:
     n = len(codes)
     if n == 0:
         return np.zeros(0, dtype=np.int8)
-    gc = ((codes == 1) | (codes == 2)).astype(np.int32)
+    gc = (codes == 1) | (codes == 2)
     half = 3 * (window_codons // 2)
-    # S(x) = sum_{m} gc[x + 3m] for x + 3m in [x - half, x + half)
-    pad = np.concatenate([np.zeros(half + 3, np.int32), gc, np.zeros(half + 6, np.int32)])
-    c = np.zeros(len(pad) + 3, dtype=np.int64)
+    # S(x) = sum_{m} gc[x + 3m] for x + 3m in [x - half, x + half), as differences of per-frame running sums
+    pad = np.concatenate([np.zeros(half + 3, bool), gc, np.zeros(half + 6, bool)])
+    c = np.zeros(len(pad) + 3, dtype=np.int32)
     for f in range(3):
-        c[f + 3 :: 3] = np.cumsum(pad[f::3])
-    x = np.arange(n + 2) + half + 3  # index of x in pad, for x = 0..n+1
-    # sum over pad[x - half], pad[x-half+3], ..., pad[x + half - 3]
-    s = c[x + half - 3 + 3] - c[x - half]
-    g = np.stack([s[0:n], s[1 : n + 1], s[2 : n + 2]])
-    # argmax with ties broken towards the later codon position
-    return (2 - np.argmax(g[::-1], axis=0)).astype(np.int8)
+        c[f + 3 :: 3] = np.cumsum(pad[f::3], dtype=np.int32)
+    s = (c[2 * half + 3 : 2 * half + n + 5] - c[3 : n + 5]).astype(np.int16)  # x = 0..n+1 (pad index x + half + 3)
+    s0, s1, s2 = s[0:n], s[1 : n + 1], s[2 : n + 2]
+    # the highest of the three, ties broken towards the later codon position
+    return np.where((s2 >= s1) & (s2 >= s0), np.int8(2), (s1 >= s0).astype(np.int8))
 
 
 # ---------------------------------------------------------------- coding (hexamer) model
@@ -279,10 +277,11 @@ def sd_bin_matrix(strand: StrandSeq, starts: np.ndarray) -> np.ndarray:
     if len(starts) == 0:
         return out
     n_sp = len(SD_SPACERS)
+    kmers: dict[int, np.ndarray] = {}  # families share k-mer lengths
     for f, (k, lut) in enumerate(_SD_LUTS):
-        km = strand.kmers(k)
+        km = kmers[k] if k in kmers else kmers.setdefault(k, strand.kmers(k))
         occ = lut[np.maximum(km, 0)] & (km >= 0)
-        cs = np.concatenate([[0], np.cumsum(occ)])
+        cs = np.concatenate([np.zeros(1, np.int32), np.cumsum(occ, dtype=np.int32)])
         # motif start q in [p - hi_sp - k, p - lo_sp - k], every spacer bin at once
         q0c = np.minimum(np.maximum(starts - _SPACER_HI - k, 0), len(km))
         q1c = np.minimum(np.maximum(starts - _SPACER_LO - k + 1, 0), len(km))
