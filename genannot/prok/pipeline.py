@@ -8,11 +8,11 @@ committed together at the end (nothing written on error).
 Statistics are learned from all records of the input together (Prodigal does the same), so a draft assembly
 of many contigs is annotated with one genome-wide model; a mixed-species input is split into GC bins first
 (prok/composition.py), and a bin larger than SAMPLE_BP (a metagenome assembly) learns on a sample of its
-records, so that memory stays flat in the input's size (bench/prok_scale.py). Inputs shorter than `MIN_TRAIN` nt in total (assembly
-gaps, the runs of N that hold no ORF, not counted) are too small to learn from: they are annotated in anonymous
-mode, with the packaged preset statistics of whole genomes near the input's GC (prok/presets.py; Prodigal's
-metagenomic mode) plus the learned classifiers, or with the classifiers alone where no preset fits (without
-classifiers, a development path, they are self-trained).
+records, so that memory stays flat in the input's size (bench/prok_scale.py). Inputs shorter than `MIN_TRAIN` nt
+in total (assembly gaps, the runs of N that hold no ORF, not counted) are too small to learn from: they are
+annotated in anonymous mode, with the packaged preset statistics of whole genomes near the input's GC
+(prok/presets.py; Prodigal's metagenomic mode) plus the learned classifiers, or with the classifiers alone where
+no preset fits (without classifiers, a development path, they are self-trained).
 MIN_TRAIN was set where presets and self-training tie on slices of B. subtilis and C. crescentus scored with the
 fold-B classifiers and presets built without them (bench/prok_short.py, 10 slices each): summed 3' sensitivity +
 specificity, presets against self-training, 1.912 / 1.903 at 75 kb, 1.918 / 1.920 at 100 kb, 1.926 / 1.933 at
@@ -42,8 +42,8 @@ from genannot.prok.genes import (
     self_train,
     with_stats,
 )
-from genannot.prok.presets import GenomeStats
 from genannot.prok.orfs import codon_sets, n_runs, orf_sequence
+from genannot.prok.presets import GenomeStats
 from genannot.prok.signals import START_TYPES
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ class ProkStream:
 
 
 def annotate_stream(records: Sequence, options: ProkOptions | None = None) -> ProkStream:
-    """Annotate records in memory flat in the input's size beyond SAMPLE_BP per GC bin.
+    """Annotate records with memory bounded by SAMPLE_BP per GC bin, whatever the input's size.
 
     Each GC bin (composition.gc_bins) learns its statistics on its own. A bin of up to SAMPLE_BP nt is self-trained
     on all its records, and their calls are kept (a few bytes per base) until written. A larger bin (a metagenome
