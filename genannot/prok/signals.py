@@ -279,7 +279,9 @@ def sd_bin_matrix(strand: StrandSeq, starts: np.ndarray) -> np.ndarray:
     n_sp = len(SD_SPACERS)
     kmers: dict[int, np.ndarray] = {}  # families share k-mer lengths
     for f, (k, lut) in enumerate(_SD_LUTS):
-        km = kmers[k] if k in kmers else kmers.setdefault(k, strand.kmers(k))
+        if k not in kmers:
+            kmers[k] = strand.kmers(k)
+        km = kmers[k]
         occ = lut[np.maximum(km, 0)] & (km >= 0)
         cs = np.concatenate([np.zeros(1, np.int32), np.cumsum(occ, dtype=np.int32)])
         # motif start q in [p - hi_sp - k, p - lo_sp - k], every spacer bin at once
