@@ -435,13 +435,13 @@ def write_outputs(annotated: Iterable[tuple[object, list[Gene], RecordCalls | No
                     "prob_tis": g.attributes.get("prob_tis"), "start_type": g.attributes.get("start_type"),
                     "partial": g.partial,
                 } for g in genes)
-            for g in genes:
-                t = g.transcripts[0]
-                desc = f"{rec.id}:{g.start}-{g.end}({g.strand}) partial={g.partial} start_type={g.attributes.get('start_type')}"
-                if "proteins" in out:
-                    write_fasta(out["proteins"], [(g.id, protein_sequence(rec.seq, g, t, table), desc)])
-                if "genes" in out:
-                    write_fasta(out["genes"], [(g.id, cds_sequence(rec.seq, g, t), desc)])
+            desc = {g.id: f"{rec.id}:{g.start}-{g.end}({g.strand}) partial={g.partial} "
+                          f"start_type={g.attributes.get('start_type')}" for g in genes}
+            if "proteins" in out:
+                write_fasta(out["proteins"], [(g.id, protein_sequence(rec.seq, g, g.transcripts[0], table), desc[g.id])
+                                              for g in genes])
+            if "genes" in out:
+                write_fasta(out["genes"], [(g.id, cds_sequence(rec.seq, g, g.transcripts[0]), desc[g.id]) for g in genes])
             if cand is not None and calls is not None:
                 cand.write_rows(_candidate_rows(rec.id, calls))
 
