@@ -250,3 +250,29 @@ def test_statistics_learned_on_a_third_of_the_contigs_annotate_the_rest_as_well(
     sens_w, spec_w = _three_prime([(r.id, g) for r, g in zip(whole.records, whole.genes)], ends)
     sens_s, spec_s = _three_prime([(r.id, g) for r, g in zip(sampled.records, sampled.genes)], ends)
     assert sens_s >= sens_w - 0.005 and sens_s + spec_s >= sens_w + spec_w - 0.004, (sens_s, spec_s, sens_w, spec_w)
+
+
+def test_cli_streams_sampled_bins_with_classifiers_and_odd_records(two_species, tmp_path, tiny_models, gff3_validate,
+                                                                   monkeypatch):
+    """Through the CLI, with classifiers and every output, bins learned on samples and records that hold no ORF (all
+    N, a few bases) among the rest: every record written once, in input order, the GFF3 valid, a protein per gene
+    and the candidates table written. (What learning on a sample does to accuracy: the real-data test above.)"""
+    from genannot.cli import main
+    from genannot.prok import pipeline
+
+    odd = [("allN", "N" * 5000), ("tiny", "ACG"), ("short", "ATGAAATAA")]
+    fa = tmp_path / "mix.fa"
+    fa.write_text("".join(f">{i}\n{s}\n" for i, s in [*two_species[:3], *odd, *two_species[3:]]))
+
+    monkeypatch.setattr(pipeline, "SAMPLE_BP", 100_000)
+    monkeypatch.setattr(pipeline, "CHUNK_BP", 60_000)
+    out = tmp_path / "mix.gff3"
+    assert main(["prok", str(fa), "-o", str(out), "--model", str(tiny_models), "-g", "11", "--threads", "1",
+                 "--proteins", str(tmp_path / "mix.faa"), "--candidates", str(tmp_path / "mix.csv")]) == 0
+    gff3_validate(out)
+    sampled = out.read_text().splitlines()
+    regions = [line.split()[1] for line in sampled if line.startswith("##sequence-region")]
+    assert regions == [i for i, _ in [*two_species[:3], *odd, *two_species[3:]]]
+    genes = [line for line in sampled if "\tgene\t" in line]
+    assert genes and (tmp_path / "mix.faa").read_text().count(">") == len(genes)
+    assert len((tmp_path / "mix.csv").read_text().splitlines()) > len(genes)
