@@ -226,7 +226,8 @@ def annotate_stream(records: Sequence, options: ProkOptions | None = None) -> Pr
     opts = options or ProkOptions()
     codon_sets(opts.table, opts.allow_ctg)  # unknown table -> InputError before any work
     priors = ModelPriors(opts.models, opts.tis_top) if opts.models is not None else None
-    if sum(sequence_bases(r.seq) for r in records) < MIN_TRAIN:
+    bases = sum(sequence_bases(r.seq) for r in records)
+    if bases < MIN_TRAIN:
         from genannot.prok.presets import load_presets
 
         opts = replace(opts, anonymous=True, presets=load_presets() if opts.presets is None else opts.presets)
@@ -247,7 +248,7 @@ def annotate_stream(records: Sequence, options: ProkOptions | None = None) -> Pr
         held.update(zip(kept, calls))
         stats.append(learned)
         bin_of.update((i, b) for i in members if i not in held)
-    return ProkStream(note, _in_order(records, held, bin_of, stats, opts, priors))
+    return ProkStream(note, _in_order(records, held, bin_of, stats, opts, priors, bases))
 
 
 def _gc_bins(records: Sequence, opts: ProkOptions) -> tuple[list[list[int]], str | None]:
@@ -300,9 +301,9 @@ def _prepared(records: Sequence, which: list[int], opts: ProkOptions,
 
 
 def _in_order(records: Sequence, held: dict[int, RecordCalls | None], bin_of: dict[int, int],
-              stats: list[GenomeStats | None], opts: ProkOptions, priors):
+              stats: list[GenomeStats | None], opts: ProkOptions, priors, bases: int):
     """(record, genes, calls) in input order: calls from `held`, or found with the record's bin's statistics, the
-    records up to CHUNK_BP nt at a time."""
+    records up to CHUNK_BP nt at a time. `bases`: the input's, outside assembly gaps (for the log)."""
     n_genes, i = 0, 0
     while i < len(records):
         j, bp = i, 0
@@ -323,7 +324,7 @@ def _in_order(records: Sequence, held: dict[int, RecordCalls | None], bin_of: di
             n_genes += len(genes)
             yield records[k], genes, calls
         i = j
-    log.info("%d genes on %d records (%d nt)", n_genes, len(records), sum(sequence_bases(r.seq) for r in records))
+    log.info("%d genes on %d records (%d nt)", n_genes, len(records), bases)
 
 
 def orf_group_id(seqid: str, strand: int, stop: int) -> str:
