@@ -210,9 +210,9 @@ def test_a_bin_larger_than_the_sample_learns_on_a_sample_and_streams_the_rest(tw
         trained.append([r.seqid for r in recs])
         return real_train(recs, opts, priors)
 
-    def spy_apply(recs, opts, priors, stats, cds_weight):
+    def spy_apply(recs, opts, priors, stats, cds_weight, plausible_min):
         applied.append([r.seqid for r in recs])
-        return real_apply(recs, opts, priors, stats, cds_weight)
+        return real_apply(recs, opts, priors, stats, cds_weight, plausible_min)
 
     monkeypatch.setattr(pipeline, "self_train", spy_train)
     monkeypatch.setattr(pipeline, "with_stats", spy_apply)

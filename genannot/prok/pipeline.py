@@ -314,10 +314,11 @@ def _in_order(records: Sequence, held: dict[int, RecordCalls | None], bin_of: di
         for k in range(i, j):
             if k in bin_of:
                 todo.setdefault(bin_of.pop(k), []).append(k)
+        p = opts.params
         for b, which in todo.items():
             recs, kept = _prepared(records, which, opts, held)
             if recs:
-                held.update(zip(kept, with_stats(recs, opts, priors, [stats[b]], opts.params.cds_weight)[1]))
+                held.update(zip(kept, with_stats(recs, opts, priors, [stats[b]], p.cds_weight, p.plausible_min)[1]))
         for k in range(i, j):
             calls = held.pop(k)
             genes = to_genes(records[k].id, calls, opts.table) if calls is not None else []
