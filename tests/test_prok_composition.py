@@ -22,6 +22,11 @@ def as_text(codes: np.ndarray) -> str:
     return "".join("ACGT"[c] for c in codes)
 
 
+def packed_ids(recs) -> list[str]:
+    """The input records' ids in what the pipeline hands the gene finder (records packed into one: pack_records)."""
+    return [seqid for r in recs for seqid, _, _ in r.packed]
+
+
 def record_gc(codes: np.ndarray) -> float:
     return float(((codes == 1) | (codes == 2)).mean())
 
@@ -106,7 +111,7 @@ def test_pipeline_self_trains_each_bin_on_its_own(two_species, monkeypatch):
     real = pipeline.find_genes
 
     def spy(recs, opts, priors=None):
-        seen.append(sorted(r.seqid for r in recs))
+        seen.append(sorted(packed_ids(recs)))
         return real(recs, opts, priors=priors)
 
     monkeypatch.setattr(pipeline, "find_genes", spy)
@@ -207,11 +212,11 @@ def test_a_bin_larger_than_the_sample_learns_on_a_sample_and_streams_the_rest(tw
     real_train, real_apply = pipeline.self_train, pipeline.with_stats
 
     def spy_train(recs, opts, priors=None):
-        trained.append([r.seqid for r in recs])
+        trained.append(packed_ids(recs))
         return real_train(recs, opts, priors)
 
     def spy_apply(recs, opts, priors, stats, cds_weight, plausible_min):
-        applied.append([r.seqid for r in recs])
+        applied.append(packed_ids(recs))
         return real_apply(recs, opts, priors, stats, cds_weight, plausible_min)
 
     monkeypatch.setattr(pipeline, "self_train", spy_train)

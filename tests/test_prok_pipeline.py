@@ -135,6 +135,48 @@ def test_assembly_gaps_are_contig_edges():
         {(g.strand, g.start, g.end) for g in ref if g.end < a or g.start > a}
 
 
+def test_short_records_are_packed_and_give_what_each_alone_gives(tiny_models, monkeypatch):
+    """Short records are found genes in packs (genes.pack_records): every record's genes, candidates and scores,
+    classifier probabilities included, are those it gets as a pack of its own; records without ORFs stay out."""
+    import numpy as np
+
+    from genannot.prok import pipeline
+    from genannot.prok.classifiers import load_prok_models
+
+    seq, _ = synthetic_genome(seed=7, n_genes=150)
+    rng = random.Random(7)
+    recs, at = [], 0
+    while at < len(seq):
+        n = rng.randint(500, 3000)
+        recs.append(FastaRecord(f"c{len(recs)}", "", seq[at : at + n]))
+        at += n
+    recs[3:3] = [FastaRecord("allN", "", "N" * 700), FastaRecord("tiny", "", "ACGTAC")]
+    recs[10] = FastaRecord(recs[10].id, "", recs[10].seq[:400] + "N" * 80 + recs[10].seq[400:])  # a gap inside
+    opts = ProkOptions(models=load_prok_models(str(tiny_models), device="cpu"))
+    packed = []
+    real_pack = pipeline.pack_records
+    monkeypatch.setattr(pipeline, "pack_records", lambda pieces: packed.append(len(pieces)) or real_pack(pieces))
+    together = pipeline.annotate_full(recs, opts)
+    assert max(packed) > 20
+    monkeypatch.setattr(pipeline, "PACK_BP", 0)
+    alone = pipeline.annotate_full(recs, opts)
+    assert sum(map(len, together.genes)) > 100
+    for gt, ga, kt, ka in zip(together.genes, alone.genes, together.calls, alone.calls):
+        assert [(g.id, g.start, g.end, g.strand, g.partial, g.attributes) for g in gt] == \
+            [(g.id, g.start, g.end, g.strand, g.partial, g.attributes) for g in ga]
+        assert (kt is None) == (ka is None)
+        if kt is None:
+            continue
+        for name in ("group", "strand", "start", "sp", "se", "left", "right", "length", "ctype", "p3", "edge5", "rank",
+                     "group_first"):
+            assert np.array_equal(getattr(kt.cands, name), getattr(ka.cands, name)), name
+        for name in ("chosen", "prob_cds", "prob_tis", "rbs_bin"):
+            assert np.array_equal(getattr(kt, name), getattr(ka, name), equal_nan=name != "chosen"), name
+        for name in ("score", "cscore", "sscore"):  # running sums over a pack rather than a record: last digits
+            assert np.allclose(getattr(kt, name), getattr(ka, name), rtol=0, atol=1e-8), name
+    assert together.calls[3] is None and together.calls[4] is None
+
+
 # ---------------------------------------------------------------- CLI
 
 

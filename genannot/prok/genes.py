@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -110,6 +110,8 @@ class RecordSeq:
     rev: StrandSeq
     groups: list[StopGroup]
 
+    packed: list[tuple[str, int, int]] | None = None  # records packed into one (pack_records): id, [begin, end)
+
     @property
     def n(self) -> int:
         return len(self.seq)
@@ -132,6 +134,8 @@ class Candidates:
     edge5: np.ndarray  # bool: start is the contig edge
     rank: np.ndarray  # int32 0 = longest ORF of its group
     group_first: np.ndarray  # int64 per group: index of its first candidate (+ sentinel at the end)
+    segments: np.ndarray | None = None  # records packed into one (pack_records): index of each one's first candidate
+    # (+ sentinel); the DP chooses each one's genes on its own. None: one record
 
     def __len__(self) -> int:
         return len(self.group)
@@ -175,8 +179,15 @@ def build_candidates(rec: RecordSeq) -> Candidates:
     return Candidates(
         group=group, strand=strand, start=start_a, sp=sp, se=se, left=left, right=right,
         length=right - left + 1, ctype=ctype, p3=p3_a, edge5=ctype == TYPE_INDEX[EDGE], rank=rank,
-        group_first=first_a,
+        group_first=first_a, segments=None if rec.packed is None else _segments(rec, first_a),
     )
+
+
+def _segments(rec: RecordSeq, group_first: np.ndarray) -> np.ndarray:
+    """Index of the first candidate of each packed record (+ sentinel); groups are sorted by their left end."""
+    group_left = np.array([g.left for g in rec.groups], dtype=np.int64)
+    begins = np.array([a for _, a, _ in rec.packed] + [rec.n], dtype=np.int64)
+    return group_first[np.searchsorted(group_left, begins)]
 
 
 def strand_of(rec: RecordSeq, s: int) -> StrandSeq:
@@ -378,9 +389,20 @@ class DPResult:
 
 def choose_genes(c: Candidates, score: np.ndarray, p: Params, rscore: np.ndarray | None = None,
                  uscore: np.ndarray | None = None, overlap_cost: float = 0.0, min_score: float = 0.0) -> DPResult:
-    """Maximum-score consistent gene set among candidates (one record)."""
-    w = p.start_weight
+    """Maximum-score consistent gene set among candidates; of each record on its own where records are packed
+    (`Candidates.segments`), so that a record's genes are the same as when it is found alone."""
     keep = np.flatnonzero(score > min_score)
+    if c.segments is None:
+        return _choose_in(c, score, keep, p, rscore, uscore, overlap_cost)
+    cut = np.searchsorted(keep, c.segments)
+    parts = [_choose_in(c, score, keep[a:b], p, rscore, uscore, overlap_cost) for a, b in zip(cut[:-1], cut[1:])]
+    return DPResult(np.concatenate([r.chosen for r in parts]), float(sum(r.total for r in parts)))
+
+
+def _choose_in(c: Candidates, score: np.ndarray, keep: np.ndarray, p: Params, rscore: np.ndarray | None,
+               uscore: np.ndarray | None, overlap_cost: float) -> DPResult:
+    """`choose_genes` among the candidates `keep` of one record."""
+    w = p.start_weight
     if len(keep) == 0:
         return DPResult(np.zeros(0, dtype=np.int64), 0.0)
     order = keep[np.lexsort((c.left[keep], c.right[keep]))]
@@ -511,14 +533,72 @@ class RecordCalls:
 
 
 def prepare_record(seqid: str, seq: str, opts: FinderOptions) -> RecordSeq:
+    return _record_seq(seqid, seq.upper(), record_groups(seq, opts))
+
+
+def record_groups(seq: str, opts: FinderOptions) -> list[StopGroup]:
+    """The stop groups of one record under the finder's options."""
     from genannot.prok.orfs import find_stop_groups
+
+    return find_stop_groups(seq, table=opts.table, min_length=opts.min_length,
+                            min_edge_length=opts.min_edge_length, allow_ctg=opts.allow_ctg, closed=opts.closed)
+
+
+def _record_seq(seqid: str, seq: str, groups: list[StopGroup]) -> RecordSeq:
     from genannot.prok.signals import encode, revcomp_codes
 
-    seq = seq.upper()
     codes = encode(seq)
-    groups = find_stop_groups(seq, table=opts.table, min_length=opts.min_length,
-                              min_edge_length=opts.min_edge_length, allow_ctg=opts.allow_ctg, closed=opts.closed)
     return RecordSeq(seqid, seq, StrandSeq.from_codes(codes), StrandSeq.from_codes(revcomp_codes(codes)), groups)
+
+
+PACK_SPACER = 300  # N between records packed into one (pack_records): wider than anything that reads past a record's
+# end (the DP's predecessor reach, 3 x operon_dist + 3 = 183 nt and max_opp_overlap = 200 nt; upstream features 45 nt;
+# the GC-frame window's half, 60 nt; the TIS window's 30 nt, padded with N at a record's end anyway)
+
+
+def pack_records(pieces: list[tuple[str, str, list[StopGroup]]]) -> RecordSeq:
+    """Records (id, uppercase sequence, stop groups) joined into one with PACK_SPACER N between them (`packed` says
+    where each lies; the pack bears the first one's id). Every array the finder builds per record is built once per
+    pack: an assembly of many short contigs costs about 2 ms less per contig, and the genes are the same as record
+    by record (the DP chooses each record's genes on its own, `Candidates.segments`; `split_calls` gives each its
+    calls back)."""
+    packed, parts, groups, at = [], [], [], 0
+    for seqid, seq, gs in pieces:
+        packed.append((seqid, at, at + len(seq)))
+        parts.append(seq)
+        groups.extend(gs if at == 0 else [replace(g, stop=g.stop + at, starts=tuple(q + at for q in g.starts))
+                                          for g in gs])
+        at += len(seq) + PACK_SPACER
+    rec = _record_seq(pieces[0][0], ("N" * PACK_SPACER).join(parts), groups)
+    rec.packed = packed
+    return rec
+
+
+def split_calls(k: RecordCalls, rec: RecordSeq) -> list[RecordCalls | None]:
+    """The calls of a pack (`pack_records`) cut back into each record's, in the record's coordinates; None for a
+    record without candidates."""
+    c = k.cands
+    out: list[RecordCalls | None] = []
+    for (_id, a, b), i0, i1 in zip(rec.packed, c.segments[:-1].tolist(), c.segments[1:].tolist()):
+        if i1 == i0:
+            out.append(None)
+            continue
+        g0, g1 = int(c.group[i0]), int(c.group[i1 - 1]) + 1
+        part = slice(i0, i1)
+        plus = c.strand[part] == 1
+        shift = np.where(plus, a, rec.n - b)  # strand coordinates: from the pack's start or its end
+        sub = Candidates(
+            group=c.group[part] - g0, strand=c.strand[part], start=c.start[part] - a, sp=c.sp[part] - shift,
+            se=c.se[part] - shift, left=c.left[part] - a, right=c.right[part] - a, length=c.length[part],
+            ctype=c.ctype[part], p3=c.p3[part], edge5=c.edge5[part], rank=c.rank[part],
+            group_first=c.group_first[g0 : g1 + 1] - i0,
+        )
+        chosen = k.chosen[(k.chosen >= i0) & (k.chosen < i1)] - i0
+        out.append(RecordCalls(sub, chosen, k.score[part], k.cscore[part], k.sscore[part],
+                               prob_cds=None if k.prob_cds is None else k.prob_cds[part],
+                               prob_tis=None if k.prob_tis is None else k.prob_tis[part],
+                               rbs_bin=None if k.rbs_bin is None else k.rbs_bin[part]))
+    return out
 
 
 def gc_frame_scores(rec: RecordSeq, c: Candidates) -> np.ndarray:

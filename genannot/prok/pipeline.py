@@ -33,13 +33,16 @@ from genannot.errors import InputError
 from genannot.features import Gene, Transcript
 from genannot.io.fasta import FastaRecord
 from genannot.prok.genes import (
+    PACK_SPACER,
     Candidates,
     FinderOptions,
     RecordCalls,
     RecordSeq,
     find_genes,
-    prepare_record,
+    pack_records,
+    record_groups,
     self_train,
+    split_calls,
     with_stats,
 )
 from genannot.prok.orfs import codon_sets, n_runs, orf_sequence
@@ -56,6 +59,7 @@ CANDIDATE_COLUMNS = [
 MIN_TRAIN = 100000  # nt: below this the genome's own statistics are not learned (anonymous mode, presets)
 SAMPLE_BP = 16_000_000  # nt: a GC bin larger than this learns its statistics on a sample (annotate_stream)
 CHUNK_BP = 4_000_000  # nt: ... and annotates its other records with them this many at a time
+PACK_BP = 1_000_000  # nt: short records are packed into one of up to this many for gene finding (genes.pack_records)
 TABLE_SAMPLE = 1_000_000  # nt of the input (its first records) on which `-g auto` compares genetic codes
 TABLE_MARGIN = 0.08  # ... code 4 needs this much more of the sample covered by genes than code 11
 TABLE_MIN_DENSITY = 0.70  # ... and at least this much in all
@@ -237,15 +241,16 @@ def annotate_stream(records: Sequence, options: ProkOptions | None = None) -> Pr
     stats: list[GenomeStats | None] = []
     for b, members in enumerate(bins):
         sample = _sample(records, members, opts.seed)
-        recs, kept = _prepared(records, sample, opts, held)
+        packs = _prepared(records, sample, opts, held)
+        recs = [pk.rec for pk in packs]
         if len(sample) == len(members):
-            held.update(zip(kept, find_genes(recs, opts, priors=priors) if recs else []))
+            held.update(_by_record(packs, find_genes(recs, opts, priors=priors) if recs else []))
             stats.append(None)
             continue
         log.info("GC bin of %d records (%d nt): statistics learned on %d of them (%d nt)", len(members),
                  sum(len(records[i].seq) for i in members), len(sample), sum(len(records[i].seq) for i in sample))
         calls, learned = self_train(recs, opts, priors)
-        held.update(zip(kept, calls))
+        held.update(_by_record(packs, calls))
         stats.append(learned)
         bin_of.update((i, b) for i in members if i not in held)
     return ProkStream(note, _in_order(records, held, bin_of, stats, opts, priors, bases))
@@ -286,18 +291,44 @@ def _sample(records: Sequence, members: list[int], seed: int) -> list[int]:
     return sorted(chosen)
 
 
+@dataclass
+class _Pack:
+    """Records packed into one for gene finding (genes.pack_records), and their indices in the input."""
+
+    rec: RecordSeq
+    members: list[int]
+
+
 def _prepared(records: Sequence, which: list[int], opts: ProkOptions,
-              held: dict[int, RecordCalls | None]) -> tuple[list[RecordSeq], list[int]]:
-    """The records `which` prepared for gene finding, and their indices; those without ORFs go to `held` as None."""
-    recs, kept = [], []
+              held: dict[int, RecordCalls | None]) -> list[_Pack]:
+    """The records `which` prepared for gene finding, packed in input order up to PACK_BP nt a pack (in anonymous
+    mode each on its own: its choices count the input's nt); those without ORFs go to `held` as None."""
+    batches: list[list[tuple[int, str, list]]] = []
+    bp = 0
     for i in which:
-        rs = prepare_record(records[i].id, records[i].seq, opts)
-        if rs.groups:
-            recs.append(rs)
-            kept.append(i)
-        else:
+        seq = records[i].seq.upper()
+        groups = record_groups(seq, opts)
+        if not groups:
             held[i] = None
-    return recs, kept
+            continue
+        if not batches or opts.anonymous or bp + len(seq) > PACK_BP:
+            batches.append([])
+            bp = 0
+        batches[-1].append((i, seq, groups))
+        bp += len(seq) + PACK_SPACER
+    packs = []
+    for b in batches:
+        packs.append(_Pack(pack_records([(records[i].id, seq, groups) for i, seq, groups in b]), [i for i, _, _ in b]))
+    return packs
+
+
+def _by_record(packs: list[_Pack], calls: list[RecordCalls]) -> Iterator[tuple[int, RecordCalls | None]]:
+    """(record index, its calls) from each pack's calls."""
+    for pk, k in zip(packs, calls):
+        if len(pk.members) == 1:
+            yield pk.members[0], k
+        else:
+            yield from zip(pk.members, split_calls(k, pk.rec))
 
 
 def _in_order(records: Sequence, held: dict[int, RecordCalls | None], bin_of: dict[int, int],
@@ -316,9 +347,10 @@ def _in_order(records: Sequence, held: dict[int, RecordCalls | None], bin_of: di
                 todo.setdefault(bin_of.pop(k), []).append(k)
         p = opts.params
         for b, which in todo.items():
-            recs, kept = _prepared(records, which, opts, held)
-            if recs:
-                held.update(zip(kept, with_stats(recs, opts, priors, [stats[b]], p.cds_weight, p.plausible_min)[1]))
+            packs = _prepared(records, which, opts, held)
+            if packs:
+                found = with_stats([pk.rec for pk in packs], opts, priors, [stats[b]], p.cds_weight, p.plausible_min)[1]
+                held.update(_by_record(packs, found))
         for k in range(i, j):
             calls = held.pop(k)
             genes = to_genes(records[k].id, calls, opts.table) if calls is not None else []
