@@ -303,7 +303,8 @@ def _prepared(records: Sequence, which: list[int], opts: ProkOptions,
               held: dict[int, RecordCalls | None]) -> list[_Pack]:
     """The records `which` prepared for gene finding, packed in input order up to PACK_BP nt a pack (in anonymous
     mode each on its own: its choices count the input's nt); those without ORFs go to `held` as None."""
-    batches: list[list[tuple[int, str, list]]] = []
+    packs: list[_Pack] = []
+    batch: list[tuple[int, str, list]] = []  # (index, uppercase sequence, stop groups) of the pack being filled
     bp = 0
     for i in which:
         seq = records[i].seq.upper()
@@ -311,15 +312,18 @@ def _prepared(records: Sequence, which: list[int], opts: ProkOptions,
         if not groups:
             held[i] = None
             continue
-        if not batches or opts.anonymous or bp + len(seq) > PACK_BP:
-            batches.append([])
-            bp = 0
-        batches[-1].append((i, seq, groups))
+        if batch and (opts.anonymous or bp + len(seq) > PACK_BP):
+            packs.append(_pack(records, batch))
+            batch, bp = [], 0
+        batch.append((i, seq, groups))
         bp += len(seq) + PACK_SPACER
-    packs = []
-    for b in batches:
-        packs.append(_Pack(pack_records([(records[i].id, seq, groups) for i, seq, groups in b]), [i for i, _, _ in b]))
+    if batch:
+        packs.append(_pack(records, batch))
     return packs
+
+
+def _pack(records: Sequence, batch: list[tuple[int, str, list]]) -> _Pack:
+    return _Pack(pack_records([(records[i].id, seq, groups) for i, seq, groups in batch]), [i for i, _, _ in batch])
 
 
 def _by_record(packs: list[_Pack], calls: list[RecordCalls]) -> Iterator[tuple[int, RecordCalls | None]]:
