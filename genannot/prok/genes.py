@@ -179,15 +179,15 @@ def build_candidates(rec: RecordSeq) -> Candidates:
     return Candidates(
         group=group, strand=strand, start=start_a, sp=sp, se=se, left=left, right=right,
         length=right - left + 1, ctype=ctype, p3=p3_a, edge5=ctype == TYPE_INDEX[EDGE], rank=rank,
-        group_first=first_a, segments=None if rec.packed is None else _segments(rec, first_a),
+        group_first=first_a, segments=None if rec.packed is None else _segments(rec, left, first_a),
     )
 
 
-def _segments(rec: RecordSeq, group_first: np.ndarray) -> np.ndarray:
-    """Index of the first candidate of each packed record (+ sentinel); groups are sorted by their left end."""
-    group_left = np.array([g.left for g in rec.groups], dtype=np.int64)
+def _segments(rec: RecordSeq, left: np.ndarray, group_first: np.ndarray) -> np.ndarray:
+    """Index of the first candidate of each packed record (+ sentinel): groups are sorted by the left end of their
+    longest ORF, their first candidate."""
     begins = np.array([a for _, a, _ in rec.packed] + [rec.n], dtype=np.int64)
-    return group_first[np.searchsorted(group_left, begins)]
+    return group_first[np.searchsorted(left[group_first[:-1]], begins)]
 
 
 def strand_of(rec: RecordSeq, s: int) -> StrandSeq:
