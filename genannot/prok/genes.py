@@ -551,9 +551,9 @@ def _record_seq(seqid: str, seq: str, groups: list[StopGroup]) -> RecordSeq:
     return RecordSeq(seqid, seq, StrandSeq.from_codes(codes), StrandSeq.from_codes(revcomp_codes(codes)), groups)
 
 
-PACK_SPACER = 300  # N between records packed into one (pack_records): wider than anything that reads past a record's
-# end (the DP's predecessor reach, 3 x operon_dist + 3 = 183 nt and max_opp_overlap = 200 nt; upstream features 45 nt;
-# the GC-frame window's half, 60 nt; the TIS window's 30 nt, padded with N at a record's end anyway)
+PACK_SPACER = 300  # N between records packed into one (pack_records): wider than any feature that reads past a
+# record's end (the GC-frame window's half, 60 nt; upstream features, 45 nt; the TIS window's 30 nt, N-padded at a
+# record's end anyway). Stop groups are found per record and the DP runs per record, so neither reaches across it.
 
 
 def pack_records(pieces: list[tuple[str, str, list[StopGroup]]]) -> RecordSeq:
