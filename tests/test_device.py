@@ -126,8 +126,8 @@ def test_auto_on_cpu_is_fixed_and_capped():
         calls.append(len(batch))
         return square(batch)
 
-    batched_predict(fn, list(range(600)), batch_size="auto")
-    assert calls == [256, 256, 88]
+    batched_predict(fn, list(range(150)), batch_size="auto")
+    assert calls == [64, 64, 22]
     calls.clear()
     batched_predict(fn, list(range(10)), batch_size="auto")
     assert calls == [10]
